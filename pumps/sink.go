@@ -1,0 +1,141 @@
+package pumps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/strict"
+)
+
+// Sink is one output. Its life cycle is Configure, Init, Write (any number
+// of times, never concurrently for one sink), Close. A sink that fails
+// Configure or Init is never written to.
+type Sink interface {
+	// Configure decodes and checks the pump's meta. It does no I/O, so
+	// `pump validate` can call it on a machine that cannot reach the sink.
+	Configure(meta Meta) error
+	// Init connects, opens files and creates what is missing.
+	Init(ctx context.Context) error
+	// Write delivers a batch. It returns nil only when every record is
+	// durably with the sink (or, for RejectedError, every record but the
+	// rejected ones). The slice and its records belong to the sink until
+	// Write returns and must not be kept after that. ctx carries the pump's
+	// timeout.
+	Write(ctx context.Context, batch []analytics.Record) error
+	// Close flushes what is buffered and releases connections and files.
+	Close(ctx context.Context) error
+}
+
+// Meta is a pump's meta section as it appears in the YAML file.
+type Meta map[string]any
+
+// DecodeMeta copies meta into the struct dst points to. Unknown keys and
+// wrong types are errors naming the key, as in "meta.csv_dir: want a string".
+func DecodeMeta(meta Meta, dst any) error {
+	return strict.Decode("meta", meta, dst)
+}
+
+// Info describes a registered sink type.
+type Info struct {
+	Type        string      // the name used in pumps.<name>.type
+	Description string      // one line for `pump plugins`
+	Sample      string      // an example pumps.<name> section, YAML
+	New         func() Sink // a fresh, unconfigured sink
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Info{}
+)
+
+// Register makes a sink type available by name. It panics when the name is
+// empty or taken, as database/sql.Register does: both are programming errors
+// caught the moment the binary starts.
+func Register(info Info) {
+	mu.Lock()
+	defer mu.Unlock()
+	if info.Type == "" || info.New == nil {
+		panic("pumps: Register needs a type name and a constructor")
+	}
+	if _, dup := registry[info.Type]; dup {
+		panic("pumps: Register called twice for type " + info.Type)
+	}
+	registry[info.Type] = info
+}
+
+// Lookup returns the registered sink type called name.
+func Lookup(name string) (Info, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	info, ok := registry[name]
+	return info, ok
+}
+
+// Registered lists every sink type, sorted by name.
+func Registered() []Info {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]Info, 0, len(registry))
+	for _, info := range registry {
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}
+
+// Types lists the registered type names, sorted.
+func Types() []string {
+	infos := Registered()
+	names := make([]string, len(infos))
+	for i, info := range infos {
+		names[i] = info.Type
+	}
+	return names
+}
+
+// permanentError marks an error that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as permanent: the batch (or record) will never be
+// accepted, so the loop dead-letters it instead of retrying. Errors that are
+// not marked are treated as transient and retried.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked with
+// Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// Rejection is one record a sink refused for good.
+type Rejection struct {
+	Index int   // position in the batch passed to Write
+	Err   error // why; becomes the dead letter's reason
+}
+
+// RejectedError is returned by Write when every record was delivered except
+// the listed ones, which can never be accepted (an oversize document, a
+// mapping conflict). The loop dead-letters those and counts the rest done.
+type RejectedError struct {
+	Rejections []Rejection
+}
+
+func (e *RejectedError) Error() string {
+	if len(e.Rejections) == 0 {
+		return "no records rejected"
+	}
+	return fmt.Sprintf("%d records rejected, first: %v", len(e.Rejections), e.Rejections[0].Err)
+}
