@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the tests need from Debian when it is missing, so `make test`
+# passes on a fresh machine. Idempotent and quiet when all is there.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+
+if [ ${#need[@]} -gt 0 ]; then
+	echo "installing test dependencies: ${need[*]}"
+	sudo_cmd=""
+	[ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo_cmd apt-get update -qq
+	$sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
