@@ -2,4 +2,9 @@
 // register themselves. Adding a sink is one line here.
 package all
 
-import ()
+import (
+	_ "github.com/pumpd/pump/pumps/csv"    // csv
+	_ "github.com/pumpd/pump/pumps/dummy"  // dummy
+	_ "github.com/pumpd/pump/pumps/jsonl"  // jsonl
+	_ "github.com/pumpd/pump/pumps/stdout" // stdout
+)

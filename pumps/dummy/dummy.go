@@ -1,0 +1,50 @@
+package dummy
+
+import (
+	"context"
+	_ "embed"
+	"sync/atomic"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/pumps"
+)
+
+//go:embed sample.yaml
+var sample string
+
+func init() {
+	pumps.Register(pumps.Info{
+		Type:        "dummy",
+		Description: "counts records and writes nothing (benchmarks, dry runs)",
+		Sample:      sample,
+		New:         func() pumps.Sink { return &Dummy{} },
+	})
+}
+
+// Dummy counts what it is given.
+type Dummy struct {
+	records atomic.Int64
+}
+
+// Configure implements pumps.Sink; dummy has no meta.
+func (d *Dummy) Configure(meta pumps.Meta) error {
+	var none struct{}
+	return pumps.DecodeMeta(meta, &none)
+}
+
+// Init implements pumps.Sink.
+func (d *Dummy) Init(context.Context) error { return nil }
+
+// Write implements pumps.Sink.
+func (d *Dummy) Write(_ context.Context, batch []analytics.Record) error {
+	d.records.Add(int64(len(batch)))
+	return nil
+}
+
+// Records is how many records were written.
+func (d *Dummy) Records() int64 { return d.records.Load() }
+
+// Close implements pumps.Sink.
+func (d *Dummy) Close(context.Context) error { return nil }
+
+var _ pumps.Sink = (*Dummy)(nil)

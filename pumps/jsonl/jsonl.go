@@ -1,0 +1,90 @@
+package jsonl
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/pumps"
+	"github.com/pumpd/pump/pumps/internal/appendfile"
+)
+
+//go:embed sample.yaml
+var sample string
+
+func init() {
+	pumps.Register(pumps.Info{
+		Type:        "jsonl",
+		Description: "one JSON object per line, iam's json field names, appended to a file",
+		Sample:      sample,
+		New:         func() pumps.Sink { return &JSONL{} },
+	})
+}
+
+// Config is the jsonl pump's meta.
+type Config struct {
+	Path  string `yaml:"path"`
+	FSync *bool  `yaml:"fsync"`
+}
+
+// JSONL appends records to one file as JSON lines.
+type JSONL struct {
+	cfg  Config
+	file *appendfile.File
+	buf  []byte
+}
+
+// Configure implements pumps.Sink.
+func (j *JSONL) Configure(meta pumps.Meta) error {
+	if err := pumps.DecodeMeta(meta, &j.cfg); err != nil {
+		return err
+	}
+	if j.cfg.Path == "" {
+		return errors.New("meta.path: must name the file to append to")
+	}
+	return nil
+}
+
+// Init implements pumps.Sink.
+func (j *JSONL) Init(context.Context) error {
+	f, err := appendfile.Open(j.cfg.Path, j.cfg.FSync == nil || *j.cfg.FSync)
+	if err != nil {
+		return fmt.Errorf("jsonl: %w", err)
+	}
+	j.file = f
+	return nil
+}
+
+// Write implements pumps.Sink.
+func (j *JSONL) Write(_ context.Context, batch []analytics.Record) error {
+	err := j.file.Append(func(w *bufio.Writer) error {
+		for i := range batch {
+			j.buf = analytics.AppendJSON(j.buf[:0], &batch[i])
+			j.buf = append(j.buf, '\n')
+			if _, err := w.Write(j.buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("jsonl: %w", err)
+	}
+	return nil
+}
+
+// Close implements pumps.Sink.
+func (j *JSONL) Close(context.Context) error {
+	if j.file == nil {
+		return nil
+	}
+	if err := j.file.Close(); err != nil {
+		return fmt.Errorf("jsonl: %w", err)
+	}
+	return nil
+}
+
+var _ pumps.Sink = (*JSONL)(nil)

@@ -1,0 +1,78 @@
+package stdout
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/pumps"
+)
+
+//go:embed sample.yaml
+var sample string
+
+func init() {
+	pumps.Register(pumps.Info{
+		Type:        "stdout",
+		Description: "every record as a JSON line on standard output",
+		Sample:      sample,
+		New:         func() pumps.Sink { return &Stdout{out: os.Stdout} },
+	})
+}
+
+// Config is the stdout pump's meta.
+type Config struct {
+	Prefix string `yaml:"prefix"`
+}
+
+// Stdout prints records as JSON lines.
+type Stdout struct {
+	cfg Config
+	out io.Writer
+	w   *bufio.Writer
+	buf []byte
+}
+
+// Configure implements pumps.Sink.
+func (s *Stdout) Configure(meta pumps.Meta) error {
+	return pumps.DecodeMeta(meta, &s.cfg)
+}
+
+// Init implements pumps.Sink.
+func (s *Stdout) Init(context.Context) error {
+	s.w = bufio.NewWriterSize(s.out, 64<<10)
+	return nil
+}
+
+// Write implements pumps.Sink.
+func (s *Stdout) Write(_ context.Context, batch []analytics.Record) error {
+	for i := range batch {
+		s.buf = append(s.buf[:0], s.cfg.Prefix...)
+		s.buf = analytics.AppendJSON(s.buf, &batch[i])
+		s.buf = append(s.buf, '\n')
+		if _, err := s.w.Write(s.buf); err != nil {
+			return fmt.Errorf("stdout: %w", err)
+		}
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("stdout: %w", err)
+	}
+	return nil
+}
+
+// Close implements pumps.Sink.
+func (s *Stdout) Close(context.Context) error {
+	if s.w == nil {
+		return nil
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("stdout: %w", err)
+	}
+	return nil
+}
+
+var _ pumps.Sink = (*Stdout)(nil)
