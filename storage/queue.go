@@ -1,0 +1,288 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-redis/redis/v8"
+)
+
+// ErrLeaseLost means another instance holds the lease now (or it lapsed):
+// this instance must stop trimming and stand by.
+var ErrLeaseLost = errors.New("drain lease lost to another instance or expired")
+
+// ErrHeadChanged means the head of the list is not what this instance read,
+// so it must not trim; it re-reads from the head instead.
+var ErrHeadChanged = errors.New("head of the list changed since it was read")
+
+// Queue is the fenced view of one analytics list.
+type Queue struct {
+	client redis.UniversalClient
+	key    string
+	token  string
+	ttl    time.Duration
+	trims  atomic.Uint64
+}
+
+// NewQueue returns the queue for list key. owner names this instance in
+// the lease value, for operators reading it with redis-cli.
+func NewQueue(client redis.UniversalClient, key, owner string, ttl time.Duration) *Queue {
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	return &Queue{client: client, key: key, token: owner + "/" + hex.EncodeToString(nonce[:]), ttl: ttl}
+}
+
+// The {key} hash tag keeps every key of ours in the list's cluster slot, so
+// one script may touch them all.
+func (q *Queue) tagged(suffix string) string { return "{" + q.key + "}." + suffix }
+
+// Key is the analytics list.
+func (q *Queue) Key() string { return q.key }
+
+// LeaseKey holds the token of the instance that drains the list.
+func (q *Queue) LeaseKey() string { return q.tagged("lease") }
+
+// DeadKey is the dead-letter list.
+func (q *Queue) DeadKey() string { return q.tagged("dead") }
+
+// ParkedKey is the list of records parked for pump.
+func (q *Queue) ParkedKey(pump string) string { return q.tagged("parked." + pump) }
+
+// trimMarkKey remembers the last applied trim, so a retried trim whose
+// reply was lost is not applied twice.
+func (q *Queue) trimMarkKey() string { return q.tagged("trimmed") }
+
+// Token identifies this run in the lease.
+func (q *Queue) Token() string { return q.token }
+
+// TTL is the lease's time to live.
+func (q *Queue) TTL() time.Duration { return q.ttl }
+
+var acquireScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if cur then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// Acquire takes the lease when it is free, or renews it when this instance
+// holds it. It reports whether this instance holds it now.
+func (q *Queue) Acquire(ctx context.Context) (bool, error) {
+	n, err := acquireScript.Run(ctx, q.client, []string{q.LeaseKey()}, q.token, q.ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis: acquire lease %s: %w", q.LeaseKey(), err)
+	}
+	return n == 1, nil
+}
+
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
+// Renew extends the lease; ErrLeaseLost when this instance no longer
+// holds it.
+func (q *Queue) Renew(ctx context.Context) error {
+	n, err := renewScript.Run(ctx, q.client, []string{q.LeaseKey()}, q.token, q.ttl.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("redis: renew lease: %w", err)
+	}
+	if n != 1 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// Release gives the lease up so a standby takes over at once.
+func (q *Queue) Release(ctx context.Context) error {
+	if err := releaseScript.Run(ctx, q.client, []string{q.LeaseKey()}, q.token).Err(); err != nil {
+		return fmt.Errorf("redis: release lease: %w", err)
+	}
+	return nil
+}
+
+// Holder returns the token of the current lease holder ("" when free).
+func (q *Queue) Holder(ctx context.Context) (string, error) {
+	v, err := q.client.Get(ctx, q.LeaseKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return v, err
+}
+
+// Peek reads up to n elements starting offset elements after the head of
+// list. It removes nothing.
+func (q *Queue) Peek(ctx context.Context, list string, offset, n int64) ([][]byte, error) {
+	vals, err := q.client.LRange(ctx, list, offset, offset+n-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: read %s[%d:%d]: %w", list, offset, offset+n, err)
+	}
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		// go-redis hands back strings; the conversion shares nothing mutable.
+		out[i] = []byte(v)
+	}
+	return out, nil
+}
+
+// Len returns the length of list.
+func (q *Queue) Len(ctx context.Context, list string) (int64, error) {
+	n, err := q.client.LLen(ctx, list).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis: length of %s: %w", list, err)
+	}
+	return n, nil
+}
+
+// Fingerprint identifies a read batch: its length and the hashes of its
+// first and last element, which the trim script checks against the list.
+type Fingerprint struct {
+	N     int64
+	First string
+	Last  string
+}
+
+// FingerprintOf describes batch.
+func FingerprintOf(batch [][]byte) Fingerprint {
+	if len(batch) == 0 {
+		return Fingerprint{}
+	}
+	return Fingerprint{N: int64(len(batch)), First: sha1hex(batch[0]), Last: sha1hex(batch[len(batch)-1])}
+}
+
+func sha1hex(b []byte) string {
+	sum := sha1.Sum(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Trim is one batch's removal from the head of a list, with what goes to
+// the dead-letter and parked lists in the same step.
+type Trim struct {
+	List        string
+	Batch       Fingerprint
+	DeadLetters [][]byte            // envelopes for DeadKey
+	Parked      map[string][][]byte // pump name → raw records for ParkedKey(pump)
+	// MaxLen caps the dead and parked lists (0: no cap); the oldest entries
+	// go first.
+	MaxLen int64
+}
+
+// KEYS: list, lease, trim mark, dead, parked...
+// ARGV: token, ttl ms, trim id, n, first sha1, last sha1, max len, dead count,
+// then per parked key its count, then all elements in order.
+var trimScript = redis.NewScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+if redis.call('GET', KEYS[3]) == ARGV[3] then return 2 end
+local n = tonumber(ARGV[4])
+if n > 0 then
+  local first = redis.call('LINDEX', KEYS[1], 0)
+  local last = redis.call('LINDEX', KEYS[1], n - 1)
+  if not first or not last or redis.sha1hex(first) ~= ARGV[5] or redis.sha1hex(last) ~= ARGV[6] then
+    return -2
+  end
+end
+local maxlen = tonumber(ARGV[7])
+local counts = {tonumber(ARGV[8])}
+for i = 5, #KEYS do counts[#counts + 1] = tonumber(ARGV[9 + i - 5]) end
+local arg = 9 + #KEYS - 4
+for k = 1, #counts do
+  local dest = KEYS[3 + k]
+  for _ = 1, counts[k] do
+    redis.call('RPUSH', dest, ARGV[arg])
+    arg = arg + 1
+  end
+  if maxlen > 0 and counts[k] > 0 then redis.call('LTRIM', dest, -maxlen, -1) end
+end
+if n > 0 then redis.call('LTRIM', KEYS[1], n, -1) end
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+`)
+
+// Apply runs t atomically: it checks the lease is this instance's and the
+// head is the batch that was read, pushes the dead letters and parked
+// records, removes the batch and renews the lease. It returns ErrLeaseLost
+// or ErrHeadChanged when it must not, and removes nothing then. A retry
+// after a lost reply is recognised and not applied twice.
+func (q *Queue) Apply(ctx context.Context, t Trim) error {
+	id := q.token + "#" + strconv.FormatUint(q.trims.Add(1), 10)
+	return q.apply(ctx, t, id)
+}
+
+func (q *Queue) apply(ctx context.Context, t Trim, id string) error {
+	keys := []string{t.List, q.LeaseKey(), q.trimMarkKey(), q.DeadKey()}
+	args := []any{q.token, q.ttl.Milliseconds(), id, t.Batch.N, t.Batch.First, t.Batch.Last, t.MaxLen, len(t.DeadLetters)}
+	pumpNames := sortedKeys(t.Parked)
+	for _, p := range pumpNames {
+		keys = append(keys, q.ParkedKey(p))
+		args = append(args, len(t.Parked[p]))
+	}
+	for _, d := range t.DeadLetters {
+		args = append(args, d)
+	}
+	for _, p := range pumpNames {
+		for _, r := range t.Parked[p] {
+			args = append(args, r)
+		}
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		var n int
+		n, err = trimScript.Run(ctx, q.client, keys, args...).Int()
+		if err == nil {
+			switch n {
+			case -1:
+				return ErrLeaseLost
+			case -2:
+				return ErrHeadChanged
+			}
+			return nil
+		}
+		// The same id makes a retry safe even when the first try was applied
+		// and only its reply was lost.
+		if ctx.Err() != nil || attempt >= 2 {
+			break
+		}
+	}
+	return fmt.Errorf("redis: trim %d from %s: %w", t.Batch.N, t.List, err)
+}
+
+// Push appends raw elements to the tail of list (dead-letter replay).
+func (q *Queue) Push(ctx context.Context, list string, elems [][]byte) error {
+	if len(elems) == 0 {
+		return nil
+	}
+	args := make([]any, len(elems))
+	for i, e := range elems {
+		args[i] = e
+	}
+	if err := q.client.RPush(ctx, list, args...).Err(); err != nil {
+		return fmt.Errorf("redis: push %d to %s: %w", len(elems), list, err)
+	}
+	return nil
+}
+
+// Ping checks the connection.
+func (q *Queue) Ping(ctx context.Context) error {
+	return q.client.Ping(ctx).Err()
+}
