@@ -7,4 +7,5 @@ import (
 	_ "github.com/pumpd/pump/pumps/dummy"  // dummy
 	_ "github.com/pumpd/pump/pumps/jsonl"  // jsonl
 	_ "github.com/pumpd/pump/pumps/stdout" // stdout
+	_ "github.com/pumpd/pump/pumps/syslog" // syslog
 )
