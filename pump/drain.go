@@ -1,0 +1,311 @@
+package pump
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/storage"
+)
+
+// batch is one read of the head, shared read-only by the pumps; each pump
+// works on its own view of it.
+type batch struct {
+	raws    [][]byte
+	fp      storage.Fingerprint
+	records []analytics.Record
+	rawIdx  []int // raws index of each record
+
+	mu         sync.Mutex
+	dead       [][]byte
+	parked     map[string][][]byte
+	incomplete bool
+	pending    int
+	done       chan struct{}
+}
+
+func (b *batch) addDead(envelope []byte) {
+	b.mu.Lock()
+	b.dead = append(b.dead, envelope)
+	b.mu.Unlock()
+}
+
+func (b *batch) addParked(pump string, raws [][]byte) {
+	b.mu.Lock()
+	if b.parked == nil {
+		b.parked = map[string][][]byte{}
+	}
+	b.parked[pump] = raws
+	b.mu.Unlock()
+}
+
+// finish records one pump's end with b; the last one closes done.
+func (b *batch) finish(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		b.incomplete = true
+	}
+	b.pending--
+	if b.pending == 0 {
+		close(b.done)
+	}
+}
+
+func (p *Pump) decode(raws [][]byte) *batch {
+	b := &batch{raws: raws, fp: storage.FingerprintOf(raws), records: make([]analytics.Record, 0, len(raws)),
+		rawIdx: make([]int, 0, len(raws)), done: make(chan struct{})}
+	for i, raw := range raws {
+		rec, err := analytics.Decode(raw)
+		if err != nil {
+			p.decodeFailed.Add(1)
+			b.dead = append(b.dead, p.deadLetter("", err.Error(), raw))
+			continue
+		}
+		b.records = append(b.records, rec)
+		b.rawIdx = append(b.rawIdx, i)
+	}
+	return b
+}
+
+// drainStats is what one drain did, for its log line.
+type drainStats struct {
+	batches, records int
+	dead, parked     int
+}
+
+// drain reads the list until it is empty or ctx ends, keeping up to
+// read-ahead batches in flight, and trims them in order as every pump
+// finishes. It returns storage.ErrLeaseLost or storage.ErrHeadChanged when
+// it had to stop trimming; the un-trimmed batches stay at the head.
+func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
+	start := time.Now()
+	// abort stops everything when a trim is refused or the lease is lost.
+	abort, cancelAbort := context.WithCancelCause(hard)
+	defer cancelAbort(nil)
+	go func() {
+		select {
+		case <-lease.lost:
+			cancelAbort(storage.ErrLeaseLost)
+		case <-abort.Done():
+		}
+	}()
+
+	window := p.cfg.ReadAhead
+	slots := make(chan struct{}, window) // a slot per batch in flight: bounds memory
+	raw := make(chan [][]byte, 1)        // read, not yet decoded
+	trimQ := make(chan *batch, window)   // decoded, in read order
+	workers := make([]chan *batch, len(p.outputs))
+	var wg sync.WaitGroup
+	for i, out := range p.outputs {
+		workers[i] = make(chan *batch, window)
+		wg.Add(1)
+		go func(out *Output, in <-chan *batch) {
+			defer wg.Done()
+			for b := range in {
+				b.finish(p.deliver(abort, out, b))
+			}
+		}(out, workers[i])
+	}
+
+	var mu sync.Mutex // orders reads against trims: offsets count from the head
+	var readPos, trimmed int64
+
+	// Reader: LRANGE the next batch while earlier ones are decoded and
+	// written. It stops at an empty read, at the stop signal or on abort.
+	go func() {
+		defer close(raw)
+		for attempt := 0; ; {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			case <-abort.Done():
+				return
+			}
+			if ctx.Err() != nil || abort.Err() != nil {
+				<-slots
+				return
+			}
+			mu.Lock()
+			elems, err := p.queue.Peek(abort, p.queue.Key(), readPos-trimmed, int64(p.cfg.BatchSize))
+			if err == nil {
+				readPos += int64(len(elems))
+			}
+			mu.Unlock()
+			p.health.Beat()
+			if err != nil {
+				<-slots
+				if abort.Err() != nil {
+					return
+				}
+				p.redisError(err)
+				if !sleep(ctx, backoff(attempt)) {
+					return
+				}
+				attempt++
+				continue
+			}
+			attempt = 0
+			p.redisOK()
+			if len(elems) == 0 {
+				<-slots
+				return
+			}
+			raw <- elems
+		}
+	}()
+
+	// Decoder: decode and fan out, so the next read overlaps this work.
+	go func() {
+		defer func() {
+			close(trimQ)
+			for _, w := range workers {
+				close(w)
+			}
+		}()
+		for elems := range raw {
+			b := p.decode(elems)
+			p.read.Add(int64(len(elems)))
+			b.pending = len(p.outputs)
+			trimQ <- b
+			for _, w := range workers {
+				w <- b
+			}
+		}
+	}()
+
+	// Trimmer: in read order, remove each batch once every pump is done.
+	var st drainStats
+	var trimErr error
+	for b := range trimQ {
+		if trimErr == nil {
+			trimErr = p.trimWhenDone(abort, b, &mu, &trimmed)
+			if trimErr != nil {
+				cancelAbort(trimErr)
+			} else {
+				st.batches++
+				st.records += len(b.raws)
+				st.dead += len(b.dead)
+				for _, r := range b.parked {
+					st.parked += len(r)
+				}
+			}
+		}
+		<-slots
+	}
+	wg.Wait()
+	if cause := context.Cause(abort); trimErr == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		trimErr = cause
+	}
+	if st.records > 0 || trimErr != nil {
+		p.logDrain(start, st, trimErr)
+	}
+	return trimErr
+}
+
+// trimWhenDone waits for every pump to finish b, then removes it from the
+// head with its dead letters and parked records, retrying Redis errors until
+// the shutdown deadline.
+func (p *Pump) trimWhenDone(abort context.Context, b *batch, mu *sync.Mutex, trimmed *int64) error {
+	select {
+	case <-b.done:
+	case <-abort.Done():
+		// Pumps still writing see abort too; wait for them to give up.
+		<-b.done
+	}
+	if b.incomplete {
+		return errIncomplete
+	}
+	t := storage.Trim{List: p.queue.Key(), Batch: b.fp, DeadLetters: b.dead, Parked: b.parked, MaxLen: p.cfg.DeadLetterMaxLen}
+	for attempt := 0; ; attempt++ {
+		mu.Lock()
+		err := p.queue.Apply(abort, t)
+		if err == nil {
+			*trimmed += b.fp.N
+		}
+		mu.Unlock()
+		p.health.Beat()
+		switch {
+		case err == nil:
+			p.redisOK()
+			return nil
+		case errors.Is(err, storage.ErrLeaseLost), errors.Is(err, storage.ErrHeadChanged):
+			return err
+		case abort.Err() != nil:
+			return errIncomplete
+		}
+		p.redisError(err)
+		if !sleep(abort, backoff(attempt)) {
+			return errIncomplete
+		}
+	}
+}
+
+func (p *Pump) logDrain(start time.Time, st drainStats, err error) {
+	fields := []zap.Field{
+		zap.Int("records", st.records), zap.Int("batches", st.batches),
+		zap.Int("dead_lettered", st.dead), zap.Int("parked", st.parked),
+		zap.Duration("took", time.Since(start).Round(time.Millisecond)),
+	}
+	for _, out := range p.outputs {
+		fields = append(fields, zap.Int64("written."+out.Name, out.Stats.Written.Load()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if n, lerr := p.queue.Len(ctx, p.queue.Key()); lerr == nil {
+		fields = append(fields, zap.Int64("backlog", n))
+	}
+	if n, lerr := p.queue.Len(ctx, p.queue.DeadKey()); lerr == nil && n > 0 {
+		fields = append(fields, zap.Int64("dead_letter_list", n))
+	}
+	switch {
+	case errors.Is(err, errIncomplete):
+		p.log.Warn("drain stopped at the shutdown deadline; the rest stays at the head", fields...)
+	case err != nil:
+		p.log.Warn("drain stopped", append(fields, zap.Error(err))...)
+	default:
+		p.log.Info("drained", fields...)
+	}
+}
+
+// replayParked feeds each pump's parked list back to it, oldest first,
+// while it accepts writes; a pump that still fails keeps its list for the
+// next tick. It runs between drains, so no sink is written concurrently.
+func (p *Pump) replayParked(hard context.Context, lease *leaseKeeper) {
+	for _, out := range p.outputs {
+		key := p.queue.ParkedKey(out.Name)
+		for !lease.isLost() && hard.Err() == nil {
+			elems, err := p.queue.Peek(hard, key, 0, int64(p.cfg.BatchSize))
+			if err != nil {
+				p.redisError(err)
+				return
+			}
+			if len(elems) == 0 {
+				break
+			}
+			b := p.decode(elems)
+			recs, _ := out.view(b)
+			wctx, cancel := context.WithTimeout(hard, out.Config.WriteTimeout())
+			err = out.Sink.Write(wctx, recs)
+			cancel()
+			if err != nil {
+				p.log.Warn("parked records not replayed yet; pump still failing",
+					zap.String("pump", out.Name), zap.String("parked_list", key), zap.Error(err))
+				out.parking.Store(true)
+				break
+			}
+			if err := p.queue.Apply(hard, storage.Trim{List: key, Batch: b.fp, DeadLetters: b.dead, MaxLen: p.cfg.DeadLetterMaxLen}); err != nil {
+				p.log.Warn("parked batch written but not trimmed; it will be written again", zap.String("pump", out.Name), zap.Error(err))
+				return
+			}
+			out.Stats.Replayed.Add(int64(len(recs)))
+			out.Stats.Written.Add(int64(len(recs)))
+			p.log.Info("replayed parked records", zap.String("pump", out.Name), zap.Int("records", len(recs)))
+		}
+	}
+}

@@ -1,0 +1,420 @@
+package pump
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/config"
+	"github.com/pumpd/pump/pumps"
+	"github.com/pumpd/pump/storage"
+)
+
+// Output is one configured pump: a sink and its pumps.<name> settings.
+type Output struct {
+	Name   string
+	Sink   pumps.Sink
+	Config config.Pump
+
+	usernames, skip map[string]struct{}
+	omit            bool
+	// parking is set after this pump's share of a batch was parked: later
+	// batches get one attempt instead of the whole retry budget, so an
+	// outage does not slow the other pumps, until a write succeeds again.
+	parking atomic.Bool
+	Stats   Stats
+}
+
+// Stats counts records per pump since start.
+type Stats struct {
+	Written, Filtered, Parked, Dead, Replayed atomic.Int64
+}
+
+// Options configure a Pump.
+type Options struct {
+	Config  config.Config
+	Queue   *storage.Queue
+	Outputs []*Output
+	Logger  *zap.Logger
+	Health  *Health
+}
+
+// Pump drains one analytics list into its outputs.
+type Pump struct {
+	cfg     config.Config
+	queue   *storage.Queue
+	outputs []*Output
+	log     *zap.Logger
+	health  *Health
+
+	read, decodeFailed atomic.Int64
+	standbyLogged      bool
+}
+
+// New prepares the loop; nothing is read before Run.
+func New(o Options) *Pump {
+	for _, out := range o.Outputs {
+		out.usernames = set(out.Config.Filters.Usernames)
+		out.skip = set(out.Config.Filters.SkipUsernames)
+		out.omit = o.Config.OmitDetailedRecording || out.Config.OmitDetailedRecording
+	}
+	return &Pump{cfg: o.Config, queue: o.Queue, outputs: o.Outputs, log: o.Logger, health: o.Health}
+}
+
+func set(list []string) map[string]struct{} {
+	if len(list) == 0 {
+		return nil
+	}
+	m := make(map[string]struct{}, len(list))
+	for _, s := range list {
+		m[s] = struct{}{}
+	}
+	return m
+}
+
+// Records returns how many records were read from the list and how many of
+// them could not be decoded, since start.
+func (p *Pump) Records() (read, undecodable int64) { return p.read.Load(), p.decodeFailed.Load() }
+
+// Run drains the list until ctx is cancelled (the stop signal), then lets
+// the batches in flight finish and be trimmed within the shutdown timeout,
+// and releases the lease. What cannot finish in time stays at the head of
+// the list for the next holder. It returns nil after a clean stop.
+func (p *Pump) Run(ctx context.Context) error {
+	// hard bounds the writes and trims still in flight after the stop.
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	go func() {
+		select {
+		case <-ctx.Done():
+			t := time.AfterFunc(p.cfg.ShutdownTimeout.D(), cancelHard)
+			<-hard.Done()
+			t.Stop()
+		case <-hard.Done():
+		}
+	}()
+	go p.watchRedis(ctx)
+
+	defer p.releaseLease()
+	interval := time.Duration(p.cfg.PurgeDelay) * time.Second
+	if interval <= 0 {
+		interval = 100 * time.Millisecond // purge-delay 0: drain continuously
+	}
+	beat := time.NewTicker(time.Second)
+	defer beat.Stop()
+	var lease *leaseKeeper
+	defer func() {
+		if lease != nil {
+			lease.stop()
+		}
+	}()
+	for {
+		p.health.Beat()
+		if lease == nil || lease.isLost() {
+			if lease != nil {
+				lease.stop()
+				lease = nil
+				p.health.SetHolder(false)
+				p.log.Warn("lost the drain lease; standing by", zap.String("key", p.queue.Key()))
+			}
+			lease = p.tryLease(ctx)
+		}
+		next := p.queue.TTL() / 4 // standby: poll for the lease
+		if lease != nil {
+			err := p.drain(ctx, hard, lease)
+			switch {
+			case errors.Is(err, storage.ErrLeaseLost) || errors.Is(err, storage.ErrHeadChanged):
+				p.log.Warn("drain interrupted; the un-trimmed window stays at the head", zap.Error(err))
+				if errors.Is(err, storage.ErrLeaseLost) {
+					lease.markLost()
+				}
+				// Someone else removing from the head would spin us: pause.
+				sleep(ctx, backoff(0))
+				continue
+			case err != nil && ctx.Err() == nil:
+				p.log.Error("drain failed", zap.Error(err))
+			}
+			if ctx.Err() == nil {
+				p.replayParked(hard, lease)
+			}
+			next = interval
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := time.NewTimer(next)
+	idle:
+		for {
+			select {
+			case <-ctx.Done():
+				wait.Stop()
+				return nil
+			case <-beat.C:
+				p.health.Beat()
+			case <-wait.C:
+				break idle
+			}
+		}
+	}
+}
+
+func (p *Pump) tryLease(ctx context.Context) *leaseKeeper {
+	ok, err := p.queue.Acquire(ctx)
+	if err != nil {
+		p.redisError(err)
+		return nil
+	}
+	p.redisOK()
+	if !ok {
+		if p.health.Holder() || !p.standbyLogged {
+			holder, _ := p.queue.Holder(ctx)
+			p.log.Info("another instance drains the list; standing by",
+				zap.String("key", p.queue.Key()), zap.String("holder", holder))
+			p.standbyLogged = true
+		}
+		return nil
+	}
+	p.standbyLogged = false
+	p.health.SetHolder(true)
+	p.log.Info("holding the drain lease", zap.String("key", p.queue.Key()), zap.String("token", p.queue.Token()))
+	return startLeaseKeeper(p.queue, p.log, p.redisError)
+}
+
+func (p *Pump) releaseLease() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := p.queue.Release(ctx); err != nil {
+		p.log.Warn("could not release the drain lease; it lapses by itself", zap.Error(err))
+	}
+	p.health.SetHolder(false)
+}
+
+// watchRedis keeps readiness truthful while the loop is idle.
+func (p *Pump) watchRedis(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := p.queue.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			p.redisError(err)
+		} else {
+			p.redisOK()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *Pump) redisError(err error) {
+	if p.health.SetRedisReachable(false) {
+		p.log.Error("redis unreachable; retrying", zap.Error(err))
+	}
+}
+
+func (p *Pump) redisOK() {
+	if p.health.SetRedisReachable(true) {
+		p.log.Info("redis reachable again")
+	}
+}
+
+// backoff returns the wait before attempt n (from 0): exponential from
+// 100ms up to 5s, with full jitter so instances do not retry in step.
+func backoff(n int) time.Duration {
+	d := 100 * time.Millisecond << min(n, 6)
+	d = min(d, 5*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// leaseKeeper renews the lease every TTL/4 while this instance holds it.
+type leaseKeeper struct {
+	lost     chan struct{}
+	lostOnce sync.Once
+	done     chan struct{}
+	stopped  chan struct{}
+}
+
+func startLeaseKeeper(q *storage.Queue, log *zap.Logger, onErr func(error)) *leaseKeeper {
+	k := &leaseKeeper{lost: make(chan struct{}), done: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(k.stopped)
+		t := time.NewTicker(q.TTL() / 4)
+		defer t.Stop()
+		lastRenewed := time.Now()
+		for {
+			select {
+			case <-k.done:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), q.TTL()/4)
+			err := q.Renew(ctx)
+			cancel()
+			switch {
+			case err == nil:
+				lastRenewed = time.Now()
+			case errors.Is(err, storage.ErrLeaseLost):
+				k.markLost()
+				return
+			default:
+				onErr(err)
+				// Unrenewed past the TTL the lease may be another's: stop
+				// trusting it (the trim script would refuse anyway).
+				if time.Since(lastRenewed) > q.TTL() {
+					log.Warn("lease not renewed within its TTL", zap.Error(err))
+					k.markLost()
+					return
+				}
+			}
+		}
+	}()
+	return k
+}
+
+func (k *leaseKeeper) markLost() { k.lostOnce.Do(func() { close(k.lost) }) }
+
+func (k *leaseKeeper) isLost() bool {
+	select {
+	case <-k.lost:
+		return true
+	default:
+		return false
+	}
+}
+
+func (k *leaseKeeper) stop() {
+	select {
+	case <-k.done:
+	default:
+		close(k.done)
+	}
+	<-k.stopped
+}
+
+var errIncomplete = errors.New("batch not finished before the shutdown deadline")
+
+// view is one pump's own copy of a batch: filtered, with details omitted
+// where configured, and where each record came from in the batch.
+func (out *Output) view(b *batch) ([]analytics.Record, []int) {
+	recs := make([]analytics.Record, 0, len(b.records))
+	idx := make([]int, 0, len(b.records))
+	for i := range b.records {
+		r := b.records[i]
+		if out.usernames != nil {
+			if _, keep := out.usernames[r.Username]; !keep {
+				continue
+			}
+		}
+		if _, drop := out.skip[r.Username]; drop {
+			continue
+		}
+		if out.omit {
+			r.OmitDetails()
+		}
+		recs = append(recs, r)
+		idx = append(idx, i)
+	}
+	return recs, idx
+}
+
+// deliver writes one pump's share of b, retrying transient errors within
+// the pump's retry budget. Permanent rejections become dead letters; a
+// share that outlasts the budget is parked. It returns errIncomplete only
+// when hard ended first (the shutdown deadline or a lost lease).
+func (p *Pump) deliver(hard context.Context, out *Output, b *batch) error {
+	recs, idx := out.view(b)
+	out.Stats.Filtered.Add(int64(len(b.records) - len(recs)))
+	if len(recs) == 0 {
+		return nil
+	}
+	budget := out.Config.MaxRetryTime.D()
+	if out.parking.Load() {
+		budget = 0
+	}
+	deadline := time.Now().Add(budget)
+	for attempt := 0; ; attempt++ {
+		p.health.Beat()
+		wctx, cancel := context.WithTimeout(hard, out.Config.WriteTimeout())
+		err := out.Sink.Write(wctx, recs)
+		cancel()
+		var rejected *pumps.RejectedError
+		switch {
+		case err == nil:
+			out.Stats.Written.Add(int64(len(recs)))
+			if out.parking.Swap(false) {
+				p.log.Info("pump writes again; parked records are replayed at the next tick", zap.String("pump", out.Name))
+			}
+			return nil
+		case errors.As(err, &rejected):
+			for _, rj := range rejected.Rejections {
+				if rj.Index >= 0 && rj.Index < len(idx) {
+					b.addDead(p.deadLetter(out.Name, rj.Err.Error(), b.raws[b.rawIdx[idx[rj.Index]]]))
+				}
+			}
+			out.Stats.Dead.Add(int64(len(rejected.Rejections)))
+			out.Stats.Written.Add(int64(len(recs) - len(rejected.Rejections)))
+			p.log.Warn("pump rejected records; dead-lettered", zap.String("pump", out.Name),
+				zap.Int("rejected", len(rejected.Rejections)), zap.Error(err))
+			return nil
+		case pumps.IsPermanent(err):
+			for _, i := range idx {
+				b.addDead(p.deadLetter(out.Name, err.Error(), b.raws[b.rawIdx[i]]))
+			}
+			out.Stats.Dead.Add(int64(len(recs)))
+			p.log.Error("pump refused the batch for good; dead-lettered", zap.String("pump", out.Name),
+				zap.Int("records", len(recs)), zap.Error(err))
+			return nil
+		case hard.Err() != nil:
+			return errIncomplete
+		}
+		wait := backoff(attempt)
+		if time.Now().Add(wait).After(deadline) {
+			raws := make([][]byte, len(idx))
+			for j, i := range idx {
+				raws[j] = b.raws[b.rawIdx[i]]
+			}
+			b.addParked(out.Name, raws)
+			out.Stats.Parked.Add(int64(len(raws)))
+			if !out.parking.Swap(true) || attempt > 0 {
+				p.log.Error("pump keeps failing; parking its records", zap.String("pump", out.Name),
+					zap.Int("records", len(raws)), zap.Int("attempts", attempt+1),
+					zap.String("parked_list", p.queue.ParkedKey(out.Name)), zap.Error(err))
+			}
+			return nil
+		}
+		p.log.Warn("pump write failed; retrying", zap.String("pump", out.Name),
+			zap.Int("records", len(recs)), zap.Int("attempt", attempt+1), zap.Duration("wait", wait), zap.Error(err))
+		if !sleep(hard, wait) {
+			return errIncomplete
+		}
+	}
+}
+
+func (p *Pump) deadLetter(pump, reason string, raw []byte) []byte {
+	return DeadLetter{Reason: reason, Pump: pump, Time: time.Now().UTC(), Key: p.queue.Key(), Raw: raw}.Encode()
+}

@@ -1,0 +1,45 @@
+package pump
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// ShutdownManager runs the registered stop callbacks in the order they were
+// registered (the HTTP server, the Redis client, the logger, ...), each with
+// what is left of the shutdown deadline.
+type ShutdownManager struct {
+	mu        sync.Mutex
+	callbacks []namedCallback
+}
+
+type namedCallback struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// Register adds fn to run at shutdown under name (used in errors).
+func (m *ShutdownManager) Register(name string, fn func(context.Context) error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.callbacks = append(m.callbacks, namedCallback{name, fn})
+}
+
+// Shutdown runs every callback in order, even after one fails or the
+// deadline passes (each gets a chance to release what it holds), and
+// returns all their errors.
+func (m *ShutdownManager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	callbacks := m.callbacks
+	m.callbacks = nil
+	m.mu.Unlock()
+	var errs []error
+	for _, cb := range callbacks {
+		if err := cb.fn(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown %s: %w", cb.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
