@@ -61,19 +61,29 @@ func ferretBinary(t testing.TB) string {
 // address and data, so a test can take the server away and bring it back.
 type FerretDB struct {
 	t    testing.TB
-	URI  string // mongodb://127.0.0.1:port/
+	URI  string // mongodb://127.0.0.1:port/ (with ?tls=true when serving TLS)
 	addr string
 	dir  string
+	opts FerretOptions
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  *lockedBuffer
 }
 
+// FerretOptions tune StartFerretDB.
+type FerretOptions struct {
+	// TLSCert and TLSKey are PEM files; when set the server speaks TLS only.
+	TLSCert, TLSKey string
+}
+
 // StartFerretDB starts a FerretDB on a free loopback port and stops it when
 // the test ends.
-func StartFerretDB(t testing.TB) *FerretDB {
+func StartFerretDB(t testing.TB, opts ...FerretOptions) *FerretDB {
 	t.Helper()
 	f := &FerretDB{t: t, addr: "127.0.0.1:0", dir: t.TempDir(), log: &lockedBuffer{}}
+	if len(opts) > 0 {
+		f.opts = opts[0]
+	}
 	f.start()
 	t.Cleanup(func() {
 		f.Stop()
@@ -86,7 +96,11 @@ func StartFerretDB(t testing.TB) *FerretDB {
 
 func (f *FerretDB) start() {
 	f.t.Helper()
-	cmd := exec.Command(ferretBinary(f.t), "-listen", f.addr, "-dir", f.dir)
+	args := []string{"-listen", f.addr, "-dir", f.dir}
+	if f.opts.TLSCert != "" {
+		args = append(args, "-tls-cert", f.opts.TLSCert, "-tls-key", f.opts.TLSKey)
+	}
+	cmd := exec.Command(ferretBinary(f.t), args...)
 	cmd.Stderr = f.log
 	// The helper also exits when its stdin closes, so it cannot outlive a
 	// test binary that dies without cleaning up.
@@ -119,7 +133,7 @@ func (f *FerretDB) start() {
 			f.t.Fatalf("FerretDB printed %q instead of its URI; log:\n%s", uri, f.log.String())
 		}
 		f.URI = uri
-		f.addr = strings.TrimSuffix(strings.TrimPrefix(uri, "mongodb://"), "/")
+		f.addr, _, _ = strings.Cut(strings.TrimPrefix(uri, "mongodb://"), "/")
 	case <-time.After(time.Minute):
 		f.Stop()
 		f.t.Fatalf("FerretDB did not print its URI within a minute; log:\n%s", f.log.String())
@@ -150,8 +164,8 @@ func (f *FerretDB) Start() {
 	f.start()
 }
 
-// URL returns the server's URI naming database db.
-func (f *FerretDB) URL(db string) string { return f.URI + db }
+// URL returns the server's URI naming database db, without TLS options.
+func (f *FerretDB) URL(db string) string { return "mongodb://" + f.addr + "/" + db }
 
 type lockedBuffer struct {
 	mu  sync.Mutex

@@ -97,6 +97,7 @@ type Mongo struct {
 	// Log receives warnings (a collection that cannot be capped, a server
 	// without TTL indexes, trimmed documents). slog.Default() unless set.
 	Log *slog.Logger
+	log *slog.Logger // Log with the sink's name
 
 	client *mongo.Client
 	coll   *mongo.Collection
@@ -222,10 +223,11 @@ func checkCollectionName(name string) error {
 // Init implements pumps.Sink: it connects, creates the capped collection
 // when asked and missing, and the TTL index on expireAt.
 func (m *Mongo) Init(ctx context.Context) error {
-	if m.Log == nil {
-		m.Log = slog.Default()
+	base := m.Log
+	if base == nil {
+		base = slog.Default()
 	}
-	m.Log = m.Log.With("sink", "mongo")
+	m.log = base.With("sink", "mongo")
 	opts, err := m.clientOptions()
 	if err != nil {
 		return err
@@ -245,7 +247,7 @@ func (m *Mongo) Init(ctx context.Context) error {
 		m.client, m.coll = nil, nil
 		return err
 	}
-	m.Log.Info("connected", "url", redactURL(m.cfg.URL), "database", m.database, "collection", m.cfg.CollectionName)
+	m.log.Info("connected", "url", redactURL(m.cfg.URL), "database", m.database, "collection", m.cfg.CollectionName)
 	return nil
 }
 
@@ -339,10 +341,10 @@ func (m *Mongo) prepare(ctx context.Context) error {
 	case hasCode(err, codeNotImplemented, codeCommandNotFound):
 		// FerretDB, for one, has no TTL indexes. Records are still written;
 		// they just do not expire by themselves.
-		m.Log.Warn("the server cannot create a TTL index on expireAt; documents will not expire",
+		m.log.Warn("the server cannot create a TTL index on expireAt; documents will not expire",
 			"collection", m.cfg.CollectionName, "error", m.scrub(err))
 	case hasCode(err, codeIndexOptionsConflict, codeIndexKeySpecsConflict):
-		m.Log.Warn("an index on expireAt with other options exists; leaving it as it is",
+		m.log.Warn("an index on expireAt with other options exists; leaving it as it is",
 			"collection", m.cfg.CollectionName, "error", m.scrub(err))
 	default:
 		return m.errorf("create TTL index on %s.expireAt: %w", m.cfg.CollectionName, err)
@@ -352,35 +354,36 @@ func (m *Mongo) prepare(ctx context.Context) error {
 
 // capCollection creates the collection capped at collection_cap_max_size_bytes
 // unless it exists. As in iam-pump, an existing collection is left as it is
-// (capping it would mean copying it); unlike iam-pump, a capped collection
-// that cannot be created fails Init: the operator asked for a bound on the
-// disk the analytics may take, and running unbounded would break that.
+// (capping it would mean copying it), with a warning when it is not capped.
+// Unlike iam-pump, a capped collection that cannot be created fails Init:
+// the operator asked for a bound on the disk the analytics may take, and
+// running unbounded would break that.
 func (m *Mongo) capCollection(ctx context.Context) error {
 	name := m.cfg.CollectionName
-	specs, err := m.coll.Database().ListCollectionSpecifications(ctx, bson.D{{Key: "name", Value: name}})
-	if err != nil {
-		return m.errorf("list collections: %w", err)
-	}
-	if len(specs) > 0 {
-		var o struct {
-			Capped bool `bson:"capped"`
-		}
-		if specs[0].Options != nil {
-			_ = bson.Unmarshal(specs[0].Options, &o)
-		}
-		if !o.Capped {
-			m.Log.Warn("collection exists and is not capped; collection_cap_enable leaves it as it is", "collection", name)
-		}
-		return nil
-	}
-	err = m.coll.Database().CreateCollection(ctx, name,
+	db := m.coll.Database()
+	err := db.CreateCollection(ctx, name,
 		options.CreateCollection().SetCapped(true).SetSizeInBytes(m.cfg.CollectionCapMaxSizeBytes))
 	switch {
 	case err == nil:
-		m.Log.Info("capped collection created", "collection", name, "bytes", m.cfg.CollectionCapMaxSizeBytes)
+		m.log.Info("capped collection created", "collection", name, "bytes", m.cfg.CollectionCapMaxSizeBytes)
 		return nil
 	case hasCode(err, codeNamespaceExists):
-		return nil // another pump created it a moment ago
+		specs, lerr := db.ListCollectionSpecifications(ctx, bson.D{{Key: "name", Value: name}})
+		if lerr != nil {
+			m.log.Warn("collection exists; collection_cap_enable leaves it as it is, capped or not",
+				"collection", name, "error", m.scrub(lerr))
+			return nil
+		}
+		var o struct {
+			Capped bool `bson:"capped"`
+		}
+		if len(specs) > 0 && specs[0].Options != nil {
+			_ = bson.Unmarshal(specs[0].Options, &o)
+		}
+		if !o.Capped {
+			m.log.Warn("collection exists and is not capped; collection_cap_enable leaves it as it is", "collection", name)
+		}
+		return nil
 	default:
 		return m.errorf("create capped collection %s of %d bytes (collection_cap_enable): %w",
 			name, m.cfg.CollectionCapMaxSizeBytes, err)
@@ -406,7 +409,7 @@ func (m *Mongo) Write(ctx context.Context, batch []analytics.Record) error {
 
 	docs, rejected, trimmed := m.encode(batch)
 	if trimmed > 0 {
-		m.Log.Warn("documents over max_document_size_bytes written without request, policies and deciders",
+		m.log.Warn("documents over max_document_size_bytes written without request, policies and deciders",
 			"count", trimmed, "max_document_size_bytes", m.cfg.MaxDocumentSizeBytes)
 	}
 	for _, chunk := range m.chunks(docs) {
@@ -435,7 +438,7 @@ func (m *Mongo) encode(batch []analytics.Record) (docs []doc, rejected []pumps.R
 	max := m.cfg.MaxDocumentSizeBytes
 	for i := range batch {
 		r := &batch[i]
-		id := r.ID()
+		id := recordID(r)
 		raw := Document(id, r)
 		if len(raw) > max {
 			slim := *r
@@ -452,6 +455,22 @@ func (m *Mongo) encode(batch []analytics.Record) (docs []doc, rejected []pumps.R
 		docs = append(docs, doc{index: i, raw: raw})
 	}
 	return docs, rejected, trimmed
+}
+
+// recordID is the document's _id: the record's ID, a hash of the bytes it
+// was read as. A record made in code, without those bytes, is hashed as iam
+// would encode it, so it still gets an id of its own.
+func recordID(r *analytics.Record) string {
+	if len(r.Raw) > 0 {
+		return r.ID()
+	}
+	raw, err := analytics.Encode(r)
+	if err != nil {
+		return r.ID()
+	}
+	c := *r
+	c.Raw = raw
+	return c.ID()
 }
 
 // Document is the BSON document stored for r: iam's field names, _id = id.

@@ -39,7 +39,7 @@ func newSink(t *testing.T, meta pumps.Meta, setup ...func(*Mongo)) *Mongo {
 	if err := m.Configure(meta); err != nil {
 		t.Fatalf("Configure(%v): %v", meta, err)
 	}
-	m.Log = slog.New(slog.NewTextHandler(testLog{t}, nil))
+	m.Log = testLogger(t)
 	for _, f := range setup {
 		f(m)
 	}
@@ -58,7 +58,9 @@ func newSink(t *testing.T, meta pumps.Meta, setup ...func(*Mongo)) *Mongo {
 	return m
 }
 
-// testLog sends a sink's log lines to the test's log.
+// testLogger sends a sink's log lines to the test's log.
+func testLogger(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(testLog{t}, nil)) }
+
 type testLog struct{ t *testing.T }
 
 func (w testLog) Write(p []byte) (int, error) {
@@ -795,5 +797,25 @@ func BenchmarkDocument(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = Document(id, &r)
+	}
+}
+
+func TestRecordIDWithoutRawBytes(t *testing.T) {
+	a, b := testutil.MakeRecord(1), testutil.MakeRecord(2) // made in code: no Raw
+	if recordID(&a) == recordID(&b) {
+		t.Error("two different records without Raw share an _id")
+	}
+	if again := testutil.MakeRecord(1); recordID(&again) != recordID(&a) {
+		t.Error("the same record without Raw gets two _ids")
+	}
+	decoded, err := analytics.Decode(testutil.EncodedRecord(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recordID(&decoded) != decoded.ID() {
+		t.Error("a record read from Redis does not use Record.ID")
+	}
+	if recordID(&a) != decoded.ID() {
+		t.Error("a record without Raw is not hashed as iam encodes it")
 	}
 }

@@ -3,7 +3,8 @@
 // not install on the test machines.
 //
 // It listens on -listen (a free loopback port by default), keeps its data in
-// -dir (a fresh temporary directory, removed at exit, by default), prints the
+// -dir (a fresh temporary directory, removed at exit, by default), serves
+// TLS only when given -tls-cert and -tls-key, prints the
 // mongodb:// URI on one line of standard output once it accepts connections,
 // and runs until standard input closes or it gets SIGINT or SIGTERM. A test
 // restarts the "same" server by running it again with the -listen address
@@ -21,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -40,6 +42,8 @@ func main() {
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on")
 	dir := flag.String("dir", "", "directory for the SQLite files (default: a temporary directory removed at exit)")
+	tlsCert := flag.String("tls-cert", "", "serve TLS only, with this PEM certificate (needs -tls-key)")
+	tlsKey := flag.String("tls-key", "", "the PEM private key of -tls-cert")
 	logLevel := flag.String("log-level", "warn", "FerretDB's log level: debug, info, warn or error")
 	flag.Parse()
 
@@ -65,8 +69,12 @@ func run() error {
 		return err
 	}
 
+	lc := ferretdb.ListenerConfig{TCP: *listen}
+	if *tlsCert != "" || *tlsKey != "" {
+		lc = ferretdb.ListenerConfig{TLS: *listen, TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey}
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Listener:  lc,
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/",
@@ -103,10 +111,11 @@ func run() error {
 
 // waitListening dials the URI's host until it accepts a TCP connection.
 func waitListening(ctx context.Context, uri string) error {
-	host := uri[len("mongodb://"):]
-	if i := len(host) - 1; i >= 0 && host[i] == '/' {
-		host = host[:i]
+	u, err := url.Parse(uri)
+	if err != nil {
+		return err
 	}
+	host := u.Host
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", host, time.Second)
