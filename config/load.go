@@ -229,7 +229,11 @@ func applyFlags(tree map[string]any, flags *pflag.FlagSet) error {
 		if !ok || err != nil {
 			return
 		}
-		if e := setPath(tree, f.Name, scalar(f.Value.String(), t)); e != nil {
+		value := f.Value.String()
+		if list, ok := f.Value.(pflag.SliceValue); ok {
+			value = strings.Join(list.GetSlice(), ",")
+		}
+		if e := setPath(tree, f.Name, scalar(value, t)); e != nil {
 			err = fmt.Errorf("--%s: %w", f.Name, e)
 		}
 	})

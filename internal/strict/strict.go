@@ -188,9 +188,9 @@ func UnknownKey(path, key string, known []string) error {
 }
 
 // Nearest returns the candidate closest to s by edit distance, or "" when
-// none is within a third of its length.
+// none is close enough to be a typo of it.
 func Nearest(s string, candidates []string) string {
-	best, bestDist := "", len(s)/3+1
+	best, bestDist := "", max(2, len(s)/3+1)
 	for _, c := range candidates {
 		if d := distance(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
 			best, bestDist = c, d
@@ -199,23 +199,28 @@ func Nearest(s string, candidates []string) string {
 	return best
 }
 
-// distance is the Levenshtein edit distance.
+// distance is the edit distance counting a swap of neighbours as one edit
+// (optimal string alignment), the commonest typo.
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

@@ -1,0 +1,44 @@
+# The pump's build, test and benchmark entry points. `make help` lists them.
+GO       ?= go
+BIN      := bin/pump
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+FUZZTIME ?= 10s
+
+.PHONY: help build test test-deps lint fuzz bench demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/pump
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pump
+
+demo: ## run the daemon against an embedded Redis fed with iam records (Ctrl-C stops)
+	$(GO) run ./cmd/pump demo
+
+test-deps: ## install what the tests need (redis-server, ...) when missing
+	@./scripts/test-deps.sh
+
+test: test-deps ## all tests with the race detector, then a short fuzz of the decoders
+	$(GO) test -race -count=1 -timeout 40m ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./analytics
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
+
+fuzz: ## fuzz the decoders and the config loader for longer
+	$(MAKE) test-fuzz FUZZTIME=5m
+
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./analytics
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendJSONString$$' -fuzztime $(FUZZTIME) ./analytics
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: test-deps ## drain benchmark: the pump against a raw LPOP drain, same run
+	$(GO) run ./cmd/pumpbench -records $${RECORDS:-1000000} -out bench/results.md
+
+clean:
+	rm -rf bin demo-out
