@@ -110,11 +110,14 @@ func Default() Config {
 			Timeout:               5,
 		},
 		Log: Log{
-			Name:             "pump",
-			Level:            "info",
-			Format:           "console",
-			OutputPaths:      StringList{"stdout"},
-			ErrorOutputPaths: StringList{"stderr"},
+			Name:   "pump",
+			Level:  "info",
+			Format: "console",
+			// Stack traces belong to bugs; the pump's errors are states
+			// (Redis down, a sink failing) that the message explains.
+			DisableStacktrace: true,
+			OutputPaths:       StringList{"stdout"},
+			ErrorOutputPaths:  StringList{"stderr"},
 		},
 		AnalyticsKey:    analytics.DefaultKey,
 		BatchSize:       1000,

@@ -29,8 +29,9 @@ func ModuleRoot(t testing.TB) string {
 	return filepath.Dir(strings.TrimSpace(string(out)))
 }
 
-// PumpBinary builds cmd/pump once per test process (with the race detector
-// when the tests run with it) and returns the path of the binary.
+// PumpBinary builds cmd/pump once per test process, with the race detector
+// when the tests run with it and with the pumptest tag, which adds the
+// fault-injection sink "faulty", and returns the path of the binary.
 func PumpBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -40,7 +41,7 @@ func PumpBinary(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(dir, "pump")
-		args := []string{"build", "-o", buildPath}
+		args := []string{"build", "-tags", "pumptest", "-o", buildPath}
 		if raceEnabled {
 			args = append(args, "-race")
 		}

@@ -21,6 +21,7 @@ type Redis struct {
 	Port    int
 	dir     string
 	persist bool
+	pass    string
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	client  *redis.Client
@@ -31,6 +32,8 @@ type RedisOptions struct {
 	// Persist turns on the append-only file (fsync every write), as a
 	// production Redis would run, so a restart keeps the data.
 	Persist bool
+	// Password makes the server require it (requirepass).
+	Password string
 }
 
 // StartRedis starts a redis-server on a free loopback port and stops it when
@@ -45,7 +48,7 @@ func StartRedis(t testing.TB, opts ...RedisOptions) *Redis {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is not installed (make test installs it): %v", err)
 	}
-	r := &Redis{t: t, dir: t.TempDir(), persist: o.Persist, Port: FreePort(t)}
+	r := &Redis{t: t, dir: t.TempDir(), persist: o.Persist, pass: o.Password, Port: FreePort(t)}
 	r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Port))
 	r.start()
 	t.Cleanup(func() {
@@ -64,6 +67,9 @@ func (r *Redis) start() {
 		"--dir", r.dir, "--save", "", "--daemonize", "no",
 		"--logfile", filepath.Join(r.dir, "redis.log"),
 	}
+	if r.pass != "" {
+		args = append(args, "--requirepass", r.pass)
+	}
 	if r.persist {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
@@ -78,7 +84,7 @@ func (r *Redis) start() {
 		_ = cmd.Wait()
 		close(done)
 	}(r.cmd, r.exited)
-	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.pass})
 	defer c.Close()
 	Eventually(r.t, 10*time.Second, "redis-server answers PING on "+r.Addr, func() bool {
 		return c.Ping(context.Background()).Err() == nil
@@ -88,7 +94,7 @@ func (r *Redis) start() {
 // Client returns a client of this server, shared by the test.
 func (r *Redis) Client() *redis.Client {
 	if r.client == nil {
-		r.client = redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
+		r.client = redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.pass})
 	}
 	return r.client
 }

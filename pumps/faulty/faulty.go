@@ -1,0 +1,134 @@
+//go:build pumptest
+
+// Package faulty is a sink for fault-injection tests only: it is compiled
+// into the binary only with the pumptest build tag. It appends records as
+// JSON lines like jsonl, and fails, stalls or rejects on demand.
+package faulty
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/config"
+	"github.com/pumpd/pump/pumps"
+	"github.com/pumpd/pump/pumps/internal/appendfile"
+)
+
+func init() {
+	pumps.Register(pumps.Info{
+		Type:        "faulty",
+		Description: "test-only: JSON lines that fail, stall or reject on demand",
+		Sample:      "faulty:\n  type: faulty\n  meta: {path: out.jsonl}\n",
+		New:         func() pumps.Sink { return &Faulty{} },
+	})
+}
+
+// Config is the faulty pump's meta.
+type Config struct {
+	Path string `yaml:"path"`
+	// Delay stalls every write (it honours the write's deadline).
+	Delay config.Duration `yaml:"delay"`
+	// FailWhileExists fails every write, transiently, while this file exists.
+	FailWhileExists string `yaml:"fail_while_exists"`
+	// FailFirst fails the first N writes transiently.
+	FailFirst int64 `yaml:"fail_first"`
+	// RejectUsername: records of this user are rejected one by one.
+	RejectUsername string `yaml:"reject_username"`
+	// PermanentUsername: a batch holding this user is refused for good.
+	PermanentUsername string `yaml:"permanent_username"`
+}
+
+// Faulty is the sink.
+type Faulty struct {
+	cfg    Config
+	file   *appendfile.File
+	writes atomic.Int64
+	buf    []byte
+}
+
+// Configure implements pumps.Sink.
+func (f *Faulty) Configure(meta pumps.Meta) error {
+	if err := pumps.DecodeMeta(meta, &f.cfg); err != nil {
+		return err
+	}
+	if f.cfg.Path == "" {
+		return errors.New("meta.path: must name the output file")
+	}
+	return nil
+}
+
+// Init implements pumps.Sink.
+func (f *Faulty) Init(context.Context) error {
+	file, err := appendfile.Open(f.cfg.Path, false)
+	f.file = file
+	return err
+}
+
+// Write implements pumps.Sink.
+func (f *Faulty) Write(ctx context.Context, batch []analytics.Record) error {
+	n := f.writes.Add(1)
+	if d := f.cfg.Delay.D(); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("faulty: stalled write: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	if n <= f.cfg.FailFirst {
+		return fmt.Errorf("faulty: injected failure %d of %d", n, f.cfg.FailFirst)
+	}
+	if f.cfg.FailWhileExists != "" {
+		if _, err := os.Stat(f.cfg.FailWhileExists); err == nil {
+			return errors.New("faulty: injected outage")
+		}
+	}
+	var rejected []pumps.Rejection
+	for i := range batch {
+		switch batch[i].Username {
+		case f.cfg.PermanentUsername:
+			return pumps.Permanent(fmt.Errorf("faulty: user %q is refused", batch[i].Username))
+		case f.cfg.RejectUsername:
+			rejected = append(rejected, pumps.Rejection{Index: i, Err: errors.New("faulty: record rejected")})
+		}
+	}
+	err := f.file.Append(func(w *bufio.Writer) error {
+		next := 0
+		for i := range batch {
+			if next < len(rejected) && rejected[next].Index == i {
+				next++
+				continue
+			}
+			f.buf = analytics.AppendJSON(f.buf[:0], &batch[i])
+			f.buf = append(f.buf, '\n')
+			if _, err := w.Write(f.buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(rejected) > 0 {
+		return &pumps.RejectedError{Rejections: rejected}
+	}
+	return nil
+}
+
+// Close implements pumps.Sink.
+func (f *Faulty) Close(context.Context) error {
+	if f.file == nil {
+		return nil
+	}
+	return f.file.Close()
+}
+
+var _ pumps.Sink = (*Faulty)(nil)
