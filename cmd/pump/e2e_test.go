@@ -405,3 +405,34 @@ func TestFailingPumpIsParkedWhileTheOthersGoOnThenReplayed(t *testing.T) {
 		t.Fatalf("flaky pump after replay: %d missing, %d duplicated", len(acc.Missing), acc.Duplicates)
 	}
 }
+
+func TestShippedConfigurationsAreValid(t *testing.T) {
+	files, _ := filepath.Glob("../../configs/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no configs/*.yaml found")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			code, out := testutil.RunPump(t, nil, "validate", "-c", f)
+			if code != 0 {
+				t.Fatalf("pump validate -c %s: exit %d\n%s", f, code, out)
+			}
+		})
+	}
+}
+
+func TestPluginsListsEverySinkAndMiddleware(t *testing.T) {
+	code, out := testutil.RunPump(t, nil, "plugins")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, name := range []string{"csv", "jsonl", "stdout", "dummy", "recovery", "requestid", "logger"} {
+		if !strings.Contains(out, "  "+name+" ") {
+			t.Errorf("pump plugins does not list %s:\n%s", name, out)
+		}
+	}
+	code, out = testutil.RunPump(t, nil, "plugins", "csv")
+	if code != 0 || !strings.Contains(out, "csv_dir") {
+		t.Errorf("pump plugins csv: exit %d\n%s", code, out)
+	}
+}
