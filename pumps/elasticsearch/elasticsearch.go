@@ -1,0 +1,604 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/pumps"
+)
+
+//go:embed sample.yaml
+var sample string
+
+func init() {
+	pumps.Register(pumps.Info{
+		Type:        "elasticsearch",
+		Description: "indexes each record as a document (id: the record's id) through the _bulk API; Elasticsearch or OpenSearch",
+		Sample:      sample,
+		New:         New,
+	})
+}
+
+// New returns an unconfigured elasticsearch sink with the defaults in place.
+func New() pumps.Sink {
+	return &Elasticsearch{cfg: Config{
+		IndexName:        "iam_analytics",
+		ElasticsearchURL: "http://localhost:9200",
+		MaxRetries:       3,
+		BulkConfig:       BulkConfig{Workers: 1, FlushBytes: 5 << 20},
+	}}
+}
+
+// Config is the elasticsearch pump's meta. The keys up to disable_bulk are
+// iam's.
+type Config struct {
+	IndexName string `yaml:"index_name"`
+	// ElasticsearchURL is one URL or several, comma-separated.
+	ElasticsearchURL string `yaml:"elasticsearch_url"`
+	UseSniffing      bool   `yaml:"use_sniffing"`
+	// DocumentType is accepted for iam's configs and not sent: mapping
+	// types are gone from Elasticsearch 8 and OpenSearch 2, and 7.x's
+	// typeless API writes into indices created with a type.
+	DocumentType string `yaml:"document_type"`
+	// RollingIndex appends the decision's day (UTC) to IndexName:
+	// iam_analytics-2006.01.02.
+	RollingIndex bool `yaml:"rolling_index"`
+	// ExtendedStats adds the ladon request's resource, action and subject
+	// as fields of their own.
+	ExtendedStats     bool       `yaml:"extended_stats"`
+	BulkConfig        BulkConfig `yaml:"bulk_config"`
+	AuthBasicUsername string     `yaml:"auth_basic_username"`
+	AuthBasicPassword string     `yaml:"auth_basic_password"`
+	// AuthAPIKeyID and AuthAPIKey are iam's pair; APIKey is the encoded
+	// key Elasticsearch hands out (base64 of id:key).
+	AuthAPIKeyID string `yaml:"auth_api_key_id"`
+	AuthAPIKey   string `yaml:"auth_api_key"`
+	APIKey       string `yaml:"api_key"`
+	// DisableBulk sends one document per request, as iam's option did.
+	DisableBulk bool `yaml:"disable_bulk"`
+
+	// MaxRetries is how often documents the cluster answered 429 or 5xx
+	// for are sent again within one Write before the pump's own retry
+	// takes over.
+	MaxRetries int `yaml:"max_retries"`
+	// SkipProductCheck lets the sink talk to OpenSearch, which lacks the
+	// X-Elastic-Product header the client checks.
+	SkipProductCheck      bool   `yaml:"skip_product_check"`
+	TLSCAFile             string `yaml:"tls_ca_file"`
+	TLSInsecureSkipVerify bool   `yaml:"tls_insecure_skip_verify"`
+}
+
+// BulkConfig shapes the _bulk requests. workers, bulk_actions, bulk_size
+// and flush_interval are iam's keys, flush_bytes the Go client's name for
+// bulk_size.
+type BulkConfig struct {
+	Workers     int `yaml:"workers"`
+	FlushBytes  int `yaml:"flush_bytes"`
+	BulkSize    int `yaml:"bulk_size"`
+	BulkActions int `yaml:"bulk_actions"`
+	// FlushInterval is accepted for iam's configs. It has nothing to do:
+	// every batch is indexed before Write returns.
+	FlushInterval int `yaml:"flush_interval"`
+}
+
+// Elasticsearch indexes records with the _bulk API.
+type Elasticsearch struct {
+	cfg       Config
+	addresses []string
+	username  string
+	password  string
+	apiKey    string
+	secrets   []string // never to appear in an error
+
+	client    *es.Client
+	transport esapi.Transport
+}
+
+// Configure implements pumps.Sink.
+func (e *Elasticsearch) Configure(meta pumps.Meta) error {
+	c := &e.cfg
+	if err := pumps.DecodeMeta(meta, c); err != nil {
+		return err
+	}
+	if err := checkIndexName(c.IndexName); err != nil {
+		return fmt.Errorf("meta.index_name: %w", err)
+	}
+	e.username, e.password = c.AuthBasicUsername, c.AuthBasicPassword
+	e.addresses = nil
+	for _, raw := range strings.Split(c.ElasticsearchURL, ",") {
+		raw = strings.TrimSpace(raw)
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("meta.elasticsearch_url: want http(s)://host:port, comma-separated, got %q", redactURL(raw))
+		}
+		if u.User != nil {
+			// Credentials in the URL become basic auth, so that they
+			// survive node discovery and stay out of every URL printed.
+			if e.username == "" {
+				e.username = u.User.Username()
+			}
+			if pw, ok := u.User.Password(); ok && e.password == "" {
+				e.password = pw
+			}
+			u.User = nil
+		}
+		e.addresses = append(e.addresses, u.String())
+	}
+	switch {
+	case c.APIKey != "" && (c.AuthAPIKey != "" || c.AuthAPIKeyID != ""):
+		return errors.New("meta.api_key: set api_key or auth_api_key_id and auth_api_key, not both")
+	case (c.AuthAPIKey == "") != (c.AuthAPIKeyID == ""):
+		return errors.New("meta.auth_api_key: auth_api_key_id and auth_api_key go together")
+	}
+	e.apiKey = c.APIKey
+	if c.AuthAPIKey != "" {
+		e.apiKey = base64.StdEncoding.EncodeToString([]byte(c.AuthAPIKeyID + ":" + c.AuthAPIKey))
+	}
+	if e.apiKey != "" && (e.username != "" || e.password != "") {
+		return errors.New("meta.api_key: set an API key or basic auth, not both")
+	}
+	e.secrets = nil
+	for _, s := range []string{e.password, c.AuthAPIKey, e.apiKey} {
+		if s != "" {
+			e.secrets = append(e.secrets, s)
+		}
+	}
+	b := &c.BulkConfig
+	if b.Workers < 1 || b.Workers > 64 {
+		return fmt.Errorf("meta.bulk_config.workers: must be between 1 and 64, got %d", b.Workers)
+	}
+	if b.BulkSize != 0 {
+		if bm, _ := meta["bulk_config"].(map[string]any); bm["flush_bytes"] != nil {
+			return errors.New("meta.bulk_config.bulk_size: bulk_size is iam's name for flush_bytes: set one of them")
+		}
+		b.FlushBytes = b.BulkSize
+	}
+	if b.FlushBytes < 1024 {
+		return fmt.Errorf("meta.bulk_config.flush_bytes: must be at least 1024 bytes, got %d", b.FlushBytes)
+	}
+	if b.BulkActions < 0 {
+		return fmt.Errorf("meta.bulk_config.bulk_actions: must be 0 (no limit) or more, got %d", b.BulkActions)
+	}
+	if b.FlushInterval < 0 {
+		return fmt.Errorf("meta.bulk_config.flush_interval: must be 0 or more seconds, got %d", b.FlushInterval)
+	}
+	if c.DisableBulk {
+		b.BulkActions = 1
+	}
+	if c.MaxRetries < 0 || c.MaxRetries > 10 {
+		return fmt.Errorf("meta.max_retries: must be between 0 and 10, got %d", c.MaxRetries)
+	}
+	if c.TLSInsecureSkipVerify && c.TLSCAFile != "" {
+		return errors.New("meta.tls_insecure_skip_verify: with it set, tls_ca_file is never used")
+	}
+	return nil
+}
+
+// checkIndexName applies Elasticsearch's rules for index names. A rolling
+// index only adds "-" and digits and dots.
+func checkIndexName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("must not be empty")
+	case name == "." || name == "..":
+		return fmt.Errorf("%q is not an index name", name)
+	case len(name) > 240:
+		return fmt.Errorf("must be at most 240 bytes (255 with the date of a rolling index), got %d", len(name))
+	case strings.ContainsAny(name[:1], "-_+"):
+		return fmt.Errorf("must not start with -, _ or +, got %q", name)
+	case strings.ToLower(name) != name:
+		return fmt.Errorf("must be lower case, got %q", name)
+	case strings.ContainsAny(name, "\\/*?\"<>| ,#:"):
+		return fmt.Errorf(`must not contain \ / * ? " < > | space , # or :, got %q`, name)
+	}
+	return nil
+}
+
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
+		return "***" + raw[at:]
+	}
+	return raw
+}
+
+// Init implements pumps.Sink: it builds the client and, with use_sniffing,
+// discovers the cluster's nodes. No document is sent.
+func (e *Elasticsearch) Init(ctx context.Context) error {
+	c := &e.cfg
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(c.BulkConfig.Workers, 2)
+	if c.TLSCAFile != "" || c.TLSInsecureSkipVerify {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.TLSInsecureSkipVerify} //nolint:gosec // the user asked for it
+		if c.TLSCAFile != "" {
+			pem, err := os.ReadFile(c.TLSCAFile)
+			if err != nil {
+				return pumps.Permanent(fmt.Errorf("elasticsearch: read tls_ca_file: %w", err))
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return pumps.Permanent(fmt.Errorf("elasticsearch: tls_ca_file %s holds no PEM certificate", c.TLSCAFile))
+			}
+		}
+		tr.TLSClientConfig = tc
+	}
+	conf := es.Config{
+		Addresses:     e.addresses,
+		Username:      e.username,
+		Password:      e.password,
+		APIKey:        e.apiKey,
+		Transport:     tr,
+		RetryOnStatus: []int{429, 502, 503, 504},
+		MaxRetries:    3,
+		RetryBackoff:  func(attempt int) time.Duration { return time.Duration(50<<min(attempt, 6)) * time.Millisecond },
+	}
+	if c.UseSniffing {
+		conf.DiscoverNodesInterval = 5 * time.Minute
+	}
+	client, err := es.NewClient(conf)
+	if err != nil {
+		return pumps.Permanent(fmt.Errorf("elasticsearch: %w", e.redact(err)))
+	}
+	e.client = client
+	e.transport = client
+	if c.SkipProductCheck {
+		e.transport = client.Transport
+	}
+	if c.UseSniffing {
+		type discoverer interface {
+			DiscoverNodesContext(context.Context) error
+		}
+		if d, ok := client.Transport.(discoverer); ok {
+			if err := d.DiscoverNodesContext(ctx); err != nil {
+				return fmt.Errorf("elasticsearch: discover nodes (use_sniffing): %w", e.redact(err))
+			}
+		}
+	}
+	return nil
+}
+
+// document is what is indexed: iam's fields, the decision's time as
+// @timestamp in seconds, as iam-pump wrote it.
+type document struct {
+	Timestamp  int64     `json:"@timestamp"`
+	Username   string    `json:"username"`
+	Effect     string    `json:"effect"`
+	Conclusion string    `json:"conclusion"`
+	Request    string    `json:"request"`
+	Policies   string    `json:"policies"`
+	Deciders   string    `json:"deciders"`
+	ExpireAt   time.Time `json:"expireAt"`
+	Resource   string    `json:"resource,omitempty"`
+	Action     string    `json:"action,omitempty"`
+	Subject    string    `json:"subject,omitempty"`
+}
+
+// item is one record's action and source lines.
+type item struct {
+	index int // in the batch
+	lines []byte
+}
+
+// outcome is what became of one record.
+type outcome struct {
+	err       error // nil: indexed
+	transient bool
+}
+
+// Write implements pumps.Sink. Documents the cluster answers 429 or 5xx
+// for are sent again, up to max_retries times; if some still fail the
+// batch fails (transient), and since every document has the record's id as
+// its _id the pump's retry does not duplicate the ones that made it.
+// Documents refused for good (a mapping conflict, say) are returned as a
+// *pumps.RejectedError.
+func (e *Elasticsearch) Write(ctx context.Context, batch []analytics.Record) error {
+	results := make([]outcome, len(batch))
+	pending := make([]item, 0, len(batch))
+	for i := range batch {
+		lines, err := e.encode(&batch[i])
+		if err != nil {
+			results[i] = outcome{err: fmt.Errorf("elasticsearch: %w", err)}
+			continue
+		}
+		pending = append(pending, item{index: i, lines: lines})
+	}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		e.send(ctx, pending, results)
+		var retry []item
+		requestFailed := false
+		for _, it := range pending {
+			r := results[it.index]
+			if r.err != nil && r.transient {
+				retry = append(retry, it)
+				var rf requestError
+				requestFailed = requestFailed || errors.As(r.err, &rf)
+			}
+		}
+		// Whole requests that failed were retried by the client already.
+		if len(retry) == 0 || requestFailed || attempt >= e.cfg.MaxRetries {
+			break
+		}
+		t := time.NewTimer(time.Duration(100<<attempt) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("elasticsearch: %d of %d documents not indexed: %w", len(retry), len(batch), ctx.Err())
+		case <-t.C:
+		}
+		pending = retry
+	}
+	var (
+		rejected  []pumps.Rejection
+		transient int
+		first     error
+	)
+	for i, r := range results {
+		switch {
+		case r.err == nil:
+		case r.transient:
+			transient++
+			if first == nil {
+				first = r.err
+			}
+		default:
+			rejected = append(rejected, pumps.Rejection{Index: i, Err: r.err})
+		}
+	}
+	if transient > 0 {
+		return fmt.Errorf("elasticsearch: %d of %d documents not indexed, first: %w", transient, len(batch), first)
+	}
+	if len(rejected) > 0 {
+		return &pumps.RejectedError{Rejections: rejected}
+	}
+	return nil
+}
+
+// encode renders a record's two _bulk lines.
+func (e *Elasticsearch) encode(r *analytics.Record) ([]byte, error) {
+	index := e.cfg.IndexName
+	if e.cfg.RollingIndex {
+		index += "-" + time.Unix(r.TimeStamp, 0).UTC().Format("2006.01.02")
+	}
+	doc := document{
+		Timestamp: r.TimeStamp, Username: r.Username, Effect: r.Effect, Conclusion: r.Conclusion,
+		Request: r.Request, Policies: r.Policies, Deciders: r.Deciders, ExpireAt: r.ExpireAt,
+	}
+	if e.cfg.ExtendedStats {
+		var req struct {
+			Resource any `json:"resource"`
+			Action   any `json:"action"`
+			Subject  any `json:"subject"`
+		}
+		if json.Unmarshal([]byte(r.Request), &req) == nil {
+			doc.Resource, _ = req.Resource.(string)
+			doc.Action, _ = req.Action.(string)
+			doc.Subject, _ = req.Subject.(string)
+		}
+	}
+	src, err := json.Marshal(&doc)
+	if err != nil {
+		return nil, fmt.Errorf("encode document: %w", err)
+	}
+	b := make([]byte, 0, len(src)+len(index)+80)
+	b = append(b, `{"index":{"_index":"`...)
+	b = append(b, index...)
+	b = append(b, '"')
+	if len(r.Raw) > 0 { // without the original bytes there is no stable id
+		b = append(b, `,"_id":"`...)
+		b = append(b, r.ID()...)
+		b = append(b, '"')
+	}
+	b = append(b, "}}\n"...)
+	b = append(b, src...)
+	return append(b, '\n'), nil
+}
+
+// send indexes items, in requests of at most flush_bytes and bulk_actions
+// documents, workers at a time, and records each one's outcome.
+func (e *Elasticsearch) send(ctx context.Context, items []item, results []outcome) {
+	var chunks [][]item
+	start, size := 0, 0
+	for i, it := range items {
+		full := e.cfg.BulkConfig.BulkActions > 0 && i-start >= e.cfg.BulkConfig.BulkActions
+		if i > start && (size+len(it.lines) > e.cfg.BulkConfig.FlushBytes || full) {
+			chunks = append(chunks, items[start:i])
+			start, size = i, 0
+		}
+		size += len(it.lines)
+	}
+	if start < len(items) {
+		chunks = append(chunks, items[start:])
+	}
+	work := make(chan []item)
+	var wg sync.WaitGroup
+	for w := 0; w < min(e.cfg.BulkConfig.Workers, len(chunks)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for chunk := range work {
+				e.bulk(ctx, chunk, results)
+			}
+		}()
+	}
+	for _, chunk := range chunks {
+		work <- chunk
+	}
+	close(work)
+	wg.Wait()
+}
+
+// requestError is a whole _bulk request failing.
+type requestError struct{ err error }
+
+func (e requestError) Error() string { return e.err.Error() }
+func (e requestError) Unwrap() error { return e.err }
+
+// bulkResponse is the part of a _bulk answer the sink reads.
+type bulkResponse struct {
+	Errors bool `json:"errors"`
+	Items  []map[string]struct {
+		Status int             `json:"status"`
+		Error  json.RawMessage `json:"error"`
+	} `json:"items"`
+}
+
+// bulk sends one _bulk request and records each item's outcome. Each
+// worker writes only its own items' slots of results.
+func (e *Elasticsearch) bulk(ctx context.Context, chunk []item, results []outcome) {
+	fail := func(err error, transient bool) {
+		for _, it := range chunk {
+			results[it.index] = outcome{err: err, transient: transient}
+		}
+	}
+	var body bytes.Buffer
+	for _, it := range chunk {
+		body.Write(it.lines)
+	}
+	req := esapi.BulkRequest{Body: &body, Header: http.Header{"Content-Type": {"application/x-ndjson"}}}
+	res, err := req.Do(ctx, e.transport)
+	if err != nil {
+		err = e.redact(err)
+		if strings.Contains(err.Error(), "not Elasticsearch") {
+			err = fmt.Errorf("%w (for OpenSearch, set skip_product_check: true)", err)
+		}
+		fail(requestError{fmt.Errorf("elasticsearch: bulk request: %w", err)}, true)
+		return
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		fail(requestError{fmt.Errorf("elasticsearch: read bulk response: %w", err)}, true)
+		return
+	}
+	switch {
+	case res.StatusCode == http.StatusRequestEntityTooLarge && len(chunk) > 1:
+		half := len(chunk) / 2
+		e.bulk(ctx, chunk[:half], results)
+		e.bulk(ctx, chunk[half:], results)
+		return
+	case res.StatusCode == http.StatusRequestEntityTooLarge:
+		fail(fmt.Errorf("elasticsearch: a %d-byte document is larger than the cluster accepts (413)", len(chunk[0].lines)), false)
+		return
+	case res.StatusCode == http.StatusBadRequest:
+		fail(fmt.Errorf("elasticsearch: bulk request refused: %s", e.snippet(res.Status(), raw)), false)
+		return
+	case res.StatusCode != http.StatusOK:
+		// 401 and 403 too: wrong credentials are fixed by an operator,
+		// and the records must wait for that, not be dead-lettered.
+		fail(requestError{fmt.Errorf("elasticsearch: bulk request: %s", e.snippet(res.Status(), raw))}, true)
+		return
+	}
+	var br bulkResponse
+	if err := json.Unmarshal(raw, &br); err != nil || len(br.Items) != len(chunk) {
+		fail(requestError{fmt.Errorf("elasticsearch: bulk response with %d items for %d documents (%v): %s",
+			len(br.Items), len(chunk), err, e.snippet("", raw))}, true)
+		return
+	}
+	for i, it := range chunk {
+		var status int
+		var itemErr json.RawMessage
+		for _, v := range br.Items[i] { // one key: the action
+			status, itemErr = v.Status, v.Error
+		}
+		switch {
+		case status >= 200 && status < 300:
+			results[it.index] = outcome{}
+		case retryable(status):
+			results[it.index] = outcome{err: fmt.Errorf("elasticsearch: document %d: status %d: %s", it.index, status, describe(itemErr)), transient: true}
+		default:
+			results[it.index] = outcome{err: fmt.Errorf("elasticsearch: document refused: status %d: %s", status, describe(itemErr))}
+		}
+	}
+}
+
+// retryable tells a bulk item's failure that may pass later from one that
+// never will. Besides overload (429) and server errors, a missing index
+// (404, when indices are not created automatically) and missing rights
+// (401, 403) wait for an operator: the records must wait too, not be
+// dead-lettered.
+func retryable(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden:
+		return true
+	}
+	return status >= 500
+}
+
+// describe renders a bulk item's error as "type: reason".
+func describe(raw json.RawMessage) string {
+	var e struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.Type != "" {
+		return e.Type + ": " + e.Reason
+	}
+	if len(raw) == 0 {
+		return "no error given"
+	}
+	return string(raw)
+}
+
+func (e *Elasticsearch) snippet(status string, body []byte) string {
+	const maxBody = 512
+	s := strings.TrimSpace(string(body))
+	if len(s) > maxBody {
+		s = s[:maxBody] + "..."
+	}
+	if status != "" {
+		s = status + ": " + s
+	}
+	return e.redactString(s)
+}
+
+// redact keeps credentials out of an error's text.
+func (e *Elasticsearch) redact(err error) error {
+	msg := err.Error()
+	if clean := e.redactString(msg); clean != msg {
+		return errors.New(clean)
+	}
+	return err
+}
+
+func (e *Elasticsearch) redactString(s string) string {
+	for _, secret := range e.secrets {
+		s = strings.ReplaceAll(s, secret, "***")
+	}
+	return s
+}
+
+// Close implements pumps.Sink. Every batch is indexed when Write returns;
+// Close stops node discovery and idle connections.
+func (e *Elasticsearch) Close(ctx context.Context) error {
+	if e.client == nil {
+		return nil
+	}
+	err := e.client.Close(ctx)
+	e.client = nil
+	if err != nil && !errors.Is(err, es.ErrAlreadyClosed) {
+		return fmt.Errorf("elasticsearch: close client: %w", e.redact(err))
+	}
+	return nil
+}
+
+var _ pumps.Sink = (*Elasticsearch)(nil)
