@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -86,21 +88,29 @@ func serve(t testing.TB, cs ...prometheus.Collector) string {
 // scrape fetches url and parses the text exposition format.
 func scrape(t testing.TB, url string) map[string]*dto.MetricFamily {
 	t.Helper()
+	families, err := tryScrape(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return families
+}
+
+func tryScrape(url string) (map[string]*dto.MetricFamily, error) {
 	resp, err := http.Get(url)
 	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape %s: %s %v\n%s", url, resp.Status, err, body)
+		return nil, fmt.Errorf("scrape %s: %s %v\n%s", url, resp.Status, err, body)
 	}
 	parser := expfmt.NewTextParser(model.LegacyValidation)
 	families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
 	if err != nil {
-		t.Fatalf("parse the scrape of %s: %v\n%s", url, err, body)
+		return nil, fmt.Errorf("parse the scrape of %s: %w\n%s", url, err, body)
 	}
-	return families
+	return families, nil
 }
 
 // series maps "code/username" to the counter's value.
@@ -343,5 +353,90 @@ func BenchmarkWrite(b *testing.B) {
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
 	if got := series(b, scrape(b, url))["1/user-0"]; got == 0 {
 		b.Fatal("nothing counted")
+	}
+}
+
+// pushGolden RPUSHes iam's own encoded records, as iam's servers would.
+func pushGolden(t *testing.T, r *testutil.Redis) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(goldenDir, "record-*.msgpack"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden records: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Client().RPush(context.Background(), analytics.DefaultKey, raw).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestEndToEndThroughTheDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	const n = 5000
+	r := testutil.StartRedis(t)
+	pushGolden(t, r)
+	testutil.Seed(t, r.Client(), analytics.DefaultKey, 0, n)
+	own := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	d := testutil.WriteConfig(t, r.Port,
+		"  prom:\n    type: prometheus\n    meta: {max_usernames: 5, listen_address: \""+own+"\", path: /iam}\n", "")
+	p := testutil.StartPump(t, nil, "-c", d.ConfigPath)
+
+	// The golden records' users come first: peter, maria and "", then
+	// user-0 and user-1 fill the five; user-2 .. user-6 count as other.
+	want := map[string]float64{"0/peter": 1, "1/maria": 1, "1/": 1}
+	for k, v := range expected(seeded(0, n)) {
+		code, user, _ := strings.Cut(k, "/")
+		if user != "user-0" && user != "user-1" {
+			user = OtherUsername
+		}
+		want[code+"/"+user] += v
+	}
+	daemonMetrics := "http://" + d.HealthAddr + "/metrics"
+	testutil.Eventually(t, time.Minute, "every decision counted on the daemon's /metrics", func() bool {
+		families, err := tryScrape(daemonMetrics)
+		if err != nil || families[metric] == nil {
+			return false
+		}
+		var total float64
+		for _, v := range series(t, families) {
+			total += v
+		}
+		return total == n+3
+	})
+	equal(t, series(t, scrape(t, daemonMetrics)), want)
+	equal(t, series(t, scrape(t, "http://"+own+"/iam")), want)
+
+	p.Signal(syscall.SIGTERM)
+	if code := p.Wait(time.Minute); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0", code)
+	}
+}
+
+func TestValidateNamesTheBadKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	tests := []struct {
+		meta, want string
+	}{
+		{"{max_usernames: -1}", "pumps.prom.meta.max_usernames: must be 1 or more, got -1"},
+		{"{listen_address: nowhere}", `pumps.prom.meta.listen_address: want host:port such as 0.0.0.0:9090, got "nowhere"`},
+		{"{const_labels: {code: x}}", "pumps.prom.meta.const_labels.code: the metric has this label already"},
+		{"{listen_adress: x}", `pumps.prom.meta.listen_adress: unknown key (did you mean "listen_address"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.meta, func(t *testing.T) {
+			d := testutil.WriteConfig(t, testutil.FreePort(t), "  prom:\n    type: prometheus\n    meta: "+tt.meta+"\n", "")
+			code, out := testutil.RunPump(t, nil, "validate", "-c", d.ConfigPath)
+			if code != 2 || !strings.Contains(out, tt.want) {
+				t.Fatalf("pump validate: exit %d, want 2 and %q in:\n%s", code, tt.want, out)
+			}
+		})
 	}
 }
