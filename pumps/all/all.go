@@ -9,6 +9,7 @@ import (
 	_ "github.com/pumpd/pump/pumps/jsonl"         // jsonl
 	_ "github.com/pumpd/pump/pumps/kafka"         // kafka
 	_ "github.com/pumpd/pump/pumps/mongo"         // mongo
+	_ "github.com/pumpd/pump/pumps/postgres"      // postgres
 	_ "github.com/pumpd/pump/pumps/prometheus"    // prometheus
 	_ "github.com/pumpd/pump/pumps/stdout"        // stdout
 	_ "github.com/pumpd/pump/pumps/syslog"        // syslog
