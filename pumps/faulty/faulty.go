@@ -32,8 +32,11 @@ func init() {
 // Config is the faulty pump's meta.
 type Config struct {
 	Path string `yaml:"path"`
-	// Delay stalls every write (it honours the write's deadline).
+	// Delay stalls every write before it writes (it honours the deadline).
 	Delay config.Duration `yaml:"delay"`
+	// DelayAfter stalls every write after the records are in the file and
+	// before Write returns: the window between write and trim.
+	DelayAfter config.Duration `yaml:"delay_after"`
 	// FailWhileExists fails every write, transiently, while this file exists.
 	FailWhileExists string `yaml:"fail_while_exists"`
 	// FailFirst fails the first N writes transiently.
@@ -73,14 +76,8 @@ func (f *Faulty) Init(context.Context) error {
 // Write implements pumps.Sink.
 func (f *Faulty) Write(ctx context.Context, batch []analytics.Record) error {
 	n := f.writes.Add(1)
-	if d := f.cfg.Delay.D(); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("faulty: stalled write: %w", ctx.Err())
-		case <-t.C:
-		}
+	if err := stall(ctx, f.cfg.Delay.D()); err != nil {
+		return err
 	}
 	if n <= f.cfg.FailFirst {
 		return fmt.Errorf("faulty: injected failure %d of %d", n, f.cfg.FailFirst)
@@ -117,10 +114,27 @@ func (f *Faulty) Write(ctx context.Context, batch []analytics.Record) error {
 	if err != nil {
 		return err
 	}
+	if err := stall(ctx, f.cfg.DelayAfter.D()); err != nil {
+		return err
+	}
 	if len(rejected) > 0 {
 		return &pumps.RejectedError{Rejections: rejected}
 	}
 	return nil
+}
+
+func stall(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("faulty: stalled write: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
 }
 
 // Close implements pumps.Sink.
