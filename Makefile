@@ -5,6 +5,9 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 10s
+# FerretDB (MongoDB wire protocol) for the mongo sink's tests: a module of
+# its own so its dependencies stay out of the daemon's go.mod.
+FERRETDB := bin/ferretdb-test
 
 .PHONY: help build test test-deps lint fuzz bench demo clean
 
@@ -20,8 +23,11 @@ demo: ## run the daemon against an embedded Redis fed with iam records (Ctrl-C s
 test-deps: ## install what the tests need (redis-server, ...) when missing
 	@./scripts/test-deps.sh
 
-test: test-deps ## all tests with the race detector, then a short fuzz of the decoders
-	$(GO) test -race -count=1 -timeout 40m ./...
+$(FERRETDB): internal/testenv/mongo/main.go internal/testenv/mongo/go.mod internal/testenv/mongo/go.sum
+	cd internal/testenv/mongo && $(GO) build -o $(CURDIR)/$(FERRETDB) .
+
+test: test-deps $(FERRETDB) ## all tests with the race detector, then a short fuzz of the decoders
+	PUMP_TEST_FERRETDB=$(CURDIR)/$(FERRETDB) $(GO) test -race -count=1 -timeout 40m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./analytics
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
 
@@ -36,6 +42,7 @@ test-fuzz:
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd internal/testenv/mongo && $(GO) vet ./...
 
 bench: test-deps ## drain benchmark: the pump against a raw LPOP drain, same run
 	$(GO) run ./cmd/pumpbench -records $${RECORDS:-1000000} -out bench/results.md

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-redis/redis/v8"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/config"
@@ -69,6 +71,7 @@ log: {level: info, format: console, output-paths: stderr}
 	fmt.Fprintf(stderr, "demo: embedded Redis on %s, producing %d iam records/s onto %s; CSV files in %s. Ctrl-C stops.\n",
 		mr.Addr(), *rate, cfg.AnalyticsKey, csvDir)
 
+	slog.SetDefault(slog.New(zapslog.NewHandler(log.Core())))
 	stop := pump.SetupSignalHandler()
 	if *duration > 0 {
 		stop = stopAfter(stop, *duration)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/internal/logging"
@@ -37,6 +39,8 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pump: invalid configuration:\n  %v\n", err)
 		return exitConfig
 	}
+	// Sinks that log use log/slog; send that through the same zap logger.
+	slog.SetDefault(slog.New(zapslog.NewHandler(log.Core())))
 	stop := pump.SetupSignalHandler()
 	if err := runDaemon(cfg, log, stop); err != nil {
 		log.Error("pump failed", zap.Error(err))
