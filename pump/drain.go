@@ -156,6 +156,7 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 				<-slots
 				return
 			}
+			p.inFlight.Add(1)
 			raw <- elems
 		}
 	}()
@@ -171,6 +172,7 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 		for elems := range raw {
 			b := p.decode(elems)
 			p.read.Add(int64(len(elems)))
+			p.metrics.batchSize.Observe(float64(len(elems)))
 			b.pending = len(p.outputs)
 			trimQ <- b
 			for _, w := range workers {
@@ -188,6 +190,7 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 			if trimErr != nil {
 				cancelAbort(trimErr)
 			} else {
+				p.inFlight.Add(-1)
 				st.batches++
 				st.records += len(b.raws)
 				st.dead += len(b.dead)
@@ -196,9 +199,16 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 				}
 			}
 		}
+		if trimErr != nil {
+			p.inFlight.Add(-1)
+			p.untrimmed.Add(int64(len(b.raws)))
+		}
 		<-slots
 	}
 	wg.Wait()
+	if trimErr == nil {
+		p.lastDrain.Store(time.Now().UnixNano())
+	}
 	if cause := context.Cause(abort); trimErr == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		trimErr = cause
 	}

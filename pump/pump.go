@@ -53,8 +53,10 @@ type Pump struct {
 	log     *zap.Logger
 	health  *Health
 
-	read, decodeFailed atomic.Int64
-	standbyLogged      bool
+	metrics                                 *metrics
+	read, decodeFailed, untrimmed, inFlight atomic.Int64
+	acquisitions, lastDrain                 atomic.Int64
+	standbyLogged                           bool
 }
 
 // New prepares the loop; nothing is read before Run.
@@ -64,7 +66,7 @@ func New(o Options) *Pump {
 		out.skip = set(out.Config.Filters.SkipUsernames)
 		out.omit = o.Config.OmitDetailedRecording || out.Config.OmitDetailedRecording
 	}
-	return &Pump{cfg: o.Config, queue: o.Queue, outputs: o.Outputs, log: o.Logger, health: o.Health}
+	return &Pump{cfg: o.Config, queue: o.Queue, outputs: o.Outputs, log: o.Logger, health: o.Health, metrics: newMetrics()}
 }
 
 func set(list []string) map[string]struct{} {
@@ -181,6 +183,7 @@ func (p *Pump) tryLease(ctx context.Context) *leaseKeeper {
 		return nil
 	}
 	p.standbyLogged = false
+	p.acquisitions.Add(1)
 	p.health.SetHolder(true)
 	p.log.Info("holding the drain lease", zap.String("key", p.queue.Key()), zap.String("token", p.queue.Token()))
 	return startLeaseKeeper(p.queue, p.log, p.redisError)
@@ -360,7 +363,9 @@ func (p *Pump) deliver(hard context.Context, out *Output, b *batch) error {
 	for attempt := 0; ; attempt++ {
 		p.health.Beat()
 		wctx, cancel := context.WithTimeout(hard, out.Config.WriteTimeout())
+		began := time.Now()
 		err := out.Sink.Write(wctx, recs)
+		p.metrics.writeDuration.WithLabelValues(out.Name).Observe(time.Since(began).Seconds())
 		cancel()
 		var rejected *pumps.RejectedError
 		switch {

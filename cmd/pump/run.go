@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"sort"
 	"time"
 
@@ -105,6 +106,7 @@ func runDaemon(cfg config.Config, log *zap.Logger, stop <-chan struct{}) (err er
 	log.Info("serving probes", zap.String("health", srv.HealthURL()), zap.String("addr", srv.Addr()))
 
 	loop := pump.New(pump.Options{Config: drainConfig(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
+	registry.MustRegister(loop, buildInfo())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -127,6 +129,16 @@ func runDaemon(cfg config.Config, log *zap.Logger, stop <-chan struct{}) (err er
 	}
 	log.Info("loop stopped", fields...)
 	return runErr
+}
+
+func buildInfo() prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "pump_build_info",
+		Help:        "Always 1; the labels say which build runs.",
+		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},
+	})
+	g.Set(1)
+	return g
 }
 
 // closeShare is the part of the shutdown timeout kept for closing sinks and

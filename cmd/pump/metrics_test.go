@@ -1,0 +1,118 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/pumpd/pump/internal/testutil"
+)
+
+// scrape reads the daemon's /metrics into metric families.
+func scrape(t *testing.T, addr string) map[string]*familyView {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %s\n%s", resp.Status, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("/metrics is not valid exposition text: %v", err)
+	}
+	out := map[string]*familyView{}
+	for name, f := range fams {
+		v := &familyView{values: map[string]float64{}}
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			val := m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+			v.values[strings.Join(labels, ",")] = val
+		}
+		out[name] = v
+	}
+	return out
+}
+
+type familyView struct{ values map[string]float64 }
+
+func (f *familyView) get(labels string) float64 {
+	if f == nil {
+		return -1
+	}
+	v, ok := f.values[labels]
+	if !ok {
+		return -1
+	}
+	return v
+}
+
+func TestMetricsAfterADrain(t *testing.T) {
+	r := testutil.StartRedis(t)
+	poison := seedWithPoison(t, r, 0, 3000)
+	dir := t.TempDir()
+	outage := filepath.Join(dir, "outage")
+	writeFile(t, outage)
+	pumps := "  good:\n    type: jsonl\n    filters: {skip_usernames: [user-1]}\n    meta: {path: " + filepath.Join(dir, "good.jsonl") + "}\n" +
+		"  flaky:\n    type: faulty\n    max-retry-time: 200ms\n    meta: {path: " + filepath.Join(dir, "flaky.jsonl") + ", fail_while_exists: " + outage + "}\n"
+	d := testutil.WriteConfig(t, r.Port, pumps, "batch-size: 500\n")
+	p := testutil.StartPump(t, nil, "-c", d.ConfigPath)
+	testutil.Eventually(t, time.Minute, "drained", func() bool { return listLen(t, r, key) == 0 })
+
+	m := scrape(t, d.HealthAddr)
+	skipped := 3000 / 7 // user-1 is every seventh record
+	if 3000%7 > 1 {
+		skipped++
+	}
+	for _, c := range []struct {
+		metric, labels string
+		want           float64
+	}{
+		{"pump_records_read_total", "", float64(3000 + len(poison))},
+		{"pump_records_undecodable_total", "", float64(len(poison))},
+		{"pump_records_written_total", "pump=good", float64(3000 - skipped)},
+		{"pump_records_filtered_total", "pump=good", float64(skipped)},
+		{"pump_records_parked_total", "pump=flaky", 3000},
+		{"pump_records_written_total", "pump=flaky", 0},
+		{"pump_backlog_records", "list=main,pump=", 0},
+		{"pump_backlog_records", "list=dead,pump=", float64(len(poison))},
+		{"pump_backlog_records", "list=parked,pump=flaky", 3000},
+		{"pump_lease_holder", "", 1},
+		{"pump_lease_acquisitions_total", "", 1},
+		{"pump_redis_up", "", 1},
+		{"pump_batches_in_flight", "", 0},
+	} {
+		if got := m[c.metric].get(c.labels); got != c.want {
+			t.Errorf("%s{%s} = %v, want %v", c.metric, c.labels, got, c.want)
+		}
+	}
+	for _, name := range []string{"pump_write_duration_seconds", "pump_batch_size_records", "pump_last_drain_timestamp_seconds", "pump_build_info", "go_goroutines"} {
+		if m[name] == nil {
+			t.Errorf("%s missing from /metrics", name)
+		}
+	}
+	p.Signal(syscall.SIGTERM)
+	p.Wait(time.Minute)
+}
+
+func writeFile(t *testing.T, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,124 @@
+package pump
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the loop's self-metrics; counters that the loop already keeps
+// as atomics are read at scrape time rather than kept twice.
+type metrics struct {
+	writeDuration *prometheus.HistogramVec
+	batchSize     prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		writeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pump_write_duration_seconds",
+			Help:    "Time one write of a batch to a pump took, failed attempts included.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 14),
+		}, []string{"pump"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "pump_batch_size_records",
+			Help:    "Records per batch read from the analytics list.",
+			Buckets: []float64{1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000},
+		}),
+	}
+}
+
+var (
+	descRead = prometheus.NewDesc("pump_records_read_total",
+		"Records read from the analytics list.", nil, nil)
+	descUndecodable = prometheus.NewDesc("pump_records_undecodable_total",
+		"Elements that did not decode as an iam record; each went to the dead-letter list.", nil, nil)
+	descUntrimmed = prometheus.NewDesc("pump_records_redelivered_total",
+		"Records read but left at the head (lost lease, changed head, shutdown deadline): they are delivered again.", nil, nil)
+	descWritten = prometheus.NewDesc("pump_records_written_total",
+		"Records a pump accepted.", []string{"pump"}, nil)
+	descFiltered = prometheus.NewDesc("pump_records_filtered_total",
+		"Records a pump's filters left out.", []string{"pump"}, nil)
+	descParked = prometheus.NewDesc("pump_records_parked_total",
+		"Records parked for a pump that kept failing.", []string{"pump"}, nil)
+	descDead = prometheus.NewDesc("pump_records_dead_lettered_total",
+		"Records a pump refused for good; they went to the dead-letter list.", []string{"pump"}, nil)
+	descReplayed = prometheus.NewDesc("pump_records_replayed_total",
+		"Parked records replayed to their pump.", []string{"pump"}, nil)
+	descBacklog = prometheus.NewDesc("pump_backlog_records",
+		"Length of the pump's Redis lists at scrape time: the main list, the dead-letter list and each parked list.", []string{"list", "pump"}, nil)
+	descInFlight = prometheus.NewDesc("pump_batches_in_flight",
+		"Batches read and not yet trimmed.", nil, nil)
+	descHolder = prometheus.NewDesc("pump_lease_holder",
+		"1 while this instance holds the drain lease, else 0.", nil, nil)
+	descAcquired = prometheus.NewDesc("pump_lease_acquisitions_total",
+		"Times this instance took the drain lease (at start, or taking over from another).", nil, nil)
+	descLastDrain = prometheus.NewDesc("pump_last_drain_timestamp_seconds",
+		"When the last drain that emptied the list finished (Unix time).", nil, nil)
+	descRedisUp = prometheus.NewDesc("pump_redis_up",
+		"1 when the last Redis round trip succeeded, else 0.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (p *Pump) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRead, descUndecodable, descUntrimmed, descWritten, descFiltered,
+		descParked, descDead, descReplayed, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descRedisUp} {
+		ch <- d
+	}
+	p.metrics.writeDuration.Describe(ch)
+	p.metrics.batchSize.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (p *Pump) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter(descRead, p.read.Load())
+	counter(descUndecodable, p.decodeFailed.Load())
+	counter(descUntrimmed, p.untrimmed.Load())
+	for _, out := range p.outputs {
+		counter(descWritten, out.Stats.Written.Load(), out.Name)
+		counter(descFiltered, out.Stats.Filtered.Load(), out.Name)
+		counter(descParked, out.Stats.Parked.Load(), out.Name)
+		counter(descDead, out.Stats.Dead.Load(), out.Name)
+		counter(descReplayed, out.Stats.Replayed.Load(), out.Name)
+	}
+	gauge(descInFlight, float64(p.inFlight.Load()))
+	gauge(descHolder, boolFloat(p.health.Holder()))
+	counter(descAcquired, p.acquisitions.Load())
+	if t := p.lastDrain.Load(); t > 0 {
+		gauge(descLastDrain, float64(t)/1e9)
+	}
+	gauge(descRedisUp, boolFloat(!p.health.redisDown.Load()))
+
+	// Lengths are read live, briefly: a scrape must not hang on Redis.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if n, err := p.queue.Len(ctx, p.queue.Key()); err == nil {
+		gauge(descBacklog, float64(n), "main", "")
+	}
+	if n, err := p.queue.Len(ctx, p.queue.DeadKey()); err == nil {
+		gauge(descBacklog, float64(n), "dead", "")
+	}
+	for _, out := range p.outputs {
+		if n, err := p.queue.Len(ctx, p.queue.ParkedKey(out.Name)); err == nil {
+			gauge(descBacklog, float64(n), "parked", out.Name)
+		}
+	}
+	p.metrics.writeDuration.Collect(ch)
+	p.metrics.batchSize.Collect(ch)
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var _ prometheus.Collector = (*Pump)(nil)
