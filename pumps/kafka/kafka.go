@@ -299,7 +299,7 @@ func (k *Kafka) Write(ctx context.Context, batch []analytics.Record) error {
 	ends := make([]int, len(batch))
 	for i := range batch {
 		var err error
-		if buf, err = k.AppendMessage(buf, &batch[i]); err != nil {
+		if buf, err = k.appendMessage(buf, &batch[i]); err != nil {
 			return pumps.Permanent(fmt.Errorf("kafka: encode record %d: %w", i, err))
 		}
 		ends[i] = len(buf)
@@ -388,9 +388,9 @@ func tooLarge(err error) bool {
 		errors.Is(err, kerr.InvalidRecord)
 }
 
-// AppendMessage appends the message value of r: the record with iam's JSON
+// appendMessage appends the message value of r: the record with iam's JSON
 // names, and the meta_data members beside them.
-func (k *Kafka) AppendMessage(dst []byte, r *analytics.Record) ([]byte, error) {
+func (k *Kafka) appendMessage(dst []byte, r *analytics.Record) ([]byte, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return dst, err
