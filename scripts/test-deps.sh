@@ -5,6 +5,7 @@ set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v influxd >/dev/null 2>&1 || need+=(influxdb) # InfluxDB 1.x, for pumps/influx
 
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing test dependencies: ${need[*]}"

@@ -7,6 +7,7 @@ import (
 	_ "github.com/pumpd/pump/pumps/dummy"         // dummy
 	_ "github.com/pumpd/pump/pumps/elasticsearch" // elasticsearch
 	_ "github.com/pumpd/pump/pumps/http"          // http
+	_ "github.com/pumpd/pump/pumps/influx"        // influx
 	_ "github.com/pumpd/pump/pumps/jsonl"         // jsonl
 	_ "github.com/pumpd/pump/pumps/kafka"         // kafka
 	_ "github.com/pumpd/pump/pumps/mongo"         // mongo
