@@ -50,6 +50,7 @@ type receiver struct {
 	framing string
 	addr    string
 	tlsConf *tls.Config
+	certPEM []byte // the receiver's self-signed certificate, for clients to trust
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -71,7 +72,7 @@ func startReceiver(t testing.TB, network, format, framing string) *receiver {
 		r.addr = "127.0.0.1:0"
 	}
 	if network == "tls" {
-		r.tlsConf = serverTLS(t)
+		r.tlsConf, r.certPEM = serverTLS(t)
 	}
 	r.listen()
 	t.Cleanup(r.stop)
@@ -314,9 +315,9 @@ func (r *receiver) waitFor(n int) []message {
 	return msgs
 }
 
-// serverTLS makes a self-signed certificate for 127.0.0.1 and writes it
-// out as the CA file clients trust.
-func serverTLS(t testing.TB) *tls.Config {
+// serverTLS makes a self-signed certificate for 127.0.0.1 and returns it
+// in PEM too, for clients to trust.
+func serverTLS(t testing.TB) (*tls.Config, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -338,7 +339,7 @@ func serverTLS(t testing.TB) *tls.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -347,15 +348,13 @@ func serverTLS(t testing.TB) *tls.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, certPEM
 }
 
-// certPEM is the last certificate serverTLS made; tests run sequentially.
-var certPEM []byte
-
-func caFile(t testing.TB) string {
+// caFile writes the receiver's certificate out as a CA file.
+func (r *receiver) caFile(t testing.TB) string {
 	t.Helper()
-	return testutil.WriteFile(t, "ca.pem", string(certPEM))
+	return testutil.WriteFile(t, "ca.pem", string(r.certPEM))
 }
 
 // goldenRecords decodes iam's own encoded records.
@@ -521,7 +520,7 @@ func TestWriteDeliversEveryRecord(t *testing.T) {
 				"hostname": "auth-1",
 			}
 			if tt.transport == "tls" {
-				meta["tls_ca_file"] = caFile(t)
+				meta["tls_ca_file"] = rcv.caFile(t)
 			}
 			s := newSink(t, meta)
 			golden := goldenRecords(t)
@@ -580,7 +579,7 @@ func TestWriteReconnectsAfterReceiverRestart(t *testing.T) {
 			rcv := startReceiver(t, transport, "rfc5424", "octet-counting")
 			meta := pumps.Meta{"transport": transport, "network_addr": rcv.addr}
 			if transport == "tls" {
-				meta["tls_ca_file"] = caFile(t)
+				meta["tls_ca_file"] = rcv.caFile(t)
 			}
 			s := newSink(t, meta)
 			if err := write(t, s, seeded(0, 10)); err != nil {
