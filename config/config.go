@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net/url"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,6 +96,126 @@ type Log struct {
 // Server configures the HTTP server.
 type Server struct {
 	Middlewares StringList `yaml:"middlewares"`
+	// CORS configures the cors middleware.
+	CORS CORS `yaml:"cors"`
+	// RequestTimeout bounds one request when the timeout middleware is on.
+	RequestTimeout Duration `yaml:"request-timeout"`
+	// AdminAuth protects /metrics and the admin routes; the probes stay open.
+	AdminAuth AdminAuth `yaml:"admin-auth"`
+}
+
+// CORS lists what cross-origin browsers may do, server.cors.
+type CORS struct {
+	AllowedOrigins   StringList `yaml:"allowed-origins"` // "*" or scheme://host[:port]
+	AllowedMethods   StringList `yaml:"allowed-methods"`
+	AllowedHeaders   StringList `yaml:"allowed-headers"`
+	ExposedHeaders   StringList `yaml:"exposed-headers"`
+	AllowCredentials bool       `yaml:"allow-credentials"`
+	MaxAge           Duration   `yaml:"max-age"` // how long a browser may cache a preflight
+}
+
+// AdminAuth is server.admin-auth: who may use the admin routes. Secrets
+// come from an environment variable or a file, never from the YAML itself.
+type AdminAuth struct {
+	Type         string `yaml:"type"` // none, bearer or basic
+	TokenEnv     string `yaml:"token-env"`
+	TokenFile    string `yaml:"token-file"`
+	Username     string `yaml:"username"`
+	PasswordEnv  string `yaml:"password-env"`
+	PasswordFile string `yaml:"password-file"`
+}
+
+func (s Server) validate() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("server."+key+": "+format, args...))
+	}
+	if s.RequestTimeout.D() <= 0 {
+		bad("request-timeout", "must be positive, got %v", s.RequestTimeout.D())
+	}
+	c := s.CORS
+	if len(c.AllowedOrigins) == 0 && slices.Contains(s.Middlewares, "cors") {
+		bad("cors.allowed-origins", `the cors middleware needs at least one origin, e.g. [https://grafana.example.com] or ["*"]`)
+	}
+	for i, o := range c.AllowedOrigins {
+		if o == "*" {
+			if c.AllowCredentials {
+				bad("cors.allow-credentials", `browsers refuse credentials with the origin "*": list the origins`)
+			}
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			bad(fmt.Sprintf("cors.allowed-origins[%d]", i), `want "*" or scheme://host[:port], got %q`, o)
+		}
+	}
+	for i, m := range c.AllowedMethods {
+		if m == "" || strings.ContainsAny(m, " \t,:/") {
+			bad(fmt.Sprintf("cors.allowed-methods[%d]", i), "want an HTTP method such as GET, got %q", m)
+		}
+	}
+	if c.MaxAge.D() < 0 {
+		bad("cors.max-age", "must not be negative, got %v", c.MaxAge.D())
+	}
+	return append(errs, s.AdminAuth.validate()...)
+}
+
+func (a AdminAuth) validate() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("server.admin-auth."+key+": "+format, args...))
+	}
+	// secret checks that exactly one source is named and that it holds a
+	// value; the server reads it again at start.
+	secret := func(what, envKey, env, fileKey, file string) {
+		switch {
+		case env == "" && file == "":
+			bad(envKey, "type %s needs %s or %s", a.Type, envKey, fileKey)
+		case env != "" && file != "":
+			bad(fileKey, "set %s or %s, not both", envKey, fileKey)
+		case env != "":
+			if v, ok := os.LookupEnv(env); !ok {
+				bad(envKey, "environment variable %s is not set", env)
+			} else if strings.TrimSpace(v) == "" {
+				bad(envKey, "environment variable %s is empty", env)
+			}
+		default:
+			if b, err := os.ReadFile(file); err != nil {
+				bad(fileKey, "%v", err)
+			} else if strings.TrimSpace(string(b)) == "" {
+				bad(fileKey, "%s holds no %s", file, what)
+			}
+		}
+	}
+	unused := func(key, value string) {
+		if value != "" {
+			bad(key, "not used by type %s", a.Type)
+		}
+	}
+	switch a.Type {
+	case "", "none":
+		for _, k := range [][2]string{{"token-env", a.TokenEnv}, {"token-file", a.TokenFile}, {"username", a.Username},
+			{"password-env", a.PasswordEnv}, {"password-file", a.PasswordFile}} {
+			if k[1] != "" {
+				bad("type", "is none (the default) but %s is set: want bearer or basic", k[0])
+				break
+			}
+		}
+	case "bearer":
+		secret("token", "token-env", a.TokenEnv, "token-file", a.TokenFile)
+		unused("username", a.Username)
+		unused("password-env", a.PasswordEnv)
+		unused("password-file", a.PasswordFile)
+	case "basic":
+		if a.Username == "" || strings.Contains(a.Username, ":") {
+			bad("username", "type basic needs a username without a colon, got %q", a.Username)
+		}
+		secret("password", "password-env", a.PasswordEnv, "password-file", a.PasswordFile)
+		unused("token-env", a.TokenEnv)
+		unused("token-file", a.TokenFile)
+	default:
+		bad("type", "want none, bearer or basic, got %q", a.Type)
+	}
+	return errs
 }
 
 // Default returns the configuration an empty file means. Values are set
@@ -124,7 +247,17 @@ func Default() Config {
 		ReadAhead:       4,
 		ShutdownTimeout: Duration(30 * time.Second),
 		LeaseTTL:        Duration(10 * time.Second),
-		Server:          Server{Middlewares: StringList{"recovery"}},
+		Server: Server{
+			Middlewares:    StringList{"recovery"},
+			RequestTimeout: Duration(10 * time.Second),
+			CORS: CORS{
+				AllowedMethods: StringList{"GET", "HEAD", "POST"},
+				AllowedHeaders: StringList{"Authorization", "Content-Type", "X-Request-Id"},
+				ExposedHeaders: StringList{"X-Request-Id"},
+				MaxAge:         Duration(10 * time.Minute),
+			},
+			AdminAuth: AdminAuth{Type: "none"},
+		},
 	}
 }
 

@@ -153,15 +153,16 @@ pumps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Pumps["m"] = Pump{Type: "dummy", Meta: map[string]any{"mongo_url": "mongodb://u:pw123@db:27017/x", "api_key": "k", "plain": "ok"}}
+	cfg.Pumps["m"] = Pump{Type: "dummy", Meta: map[string]any{"mongo_url": "mongodb://u:pw123@db:27017/x", "api_key": "k", "plain": "ok",
+		"dsn": "host=db user=u password=pgsecret dbname=x", "token-env": "ADMIN_TOKEN"}}
 	m := cfg.RedactedMap()
 	text := strings.Join(flatten(m), " ")
-	for _, secret := range []string{"hunter2", "pw123", "api_key=k "} {
+	for _, secret := range []string{"hunter2", "pw123", "api_key=k ", "pgsecret"} {
 		if strings.Contains(text+" ", secret) {
 			t.Errorf("redacted config still shows %q: %s", secret, text)
 		}
 	}
-	for _, kept := range []string{"mongodb://u:<redacted>@db:27017/x", "plain=ok", "host=h"} {
+	for _, kept := range []string{"mongodb://u:<redacted>@db:27017/x", "plain=ok", "host=h", "password=<redacted> dbname=x", "token-env=ADMIN_TOKEN"} {
 		if !strings.Contains(text, kept) {
 			t.Errorf("redacted config lost %q: %s", kept, text)
 		}

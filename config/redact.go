@@ -11,7 +11,13 @@ import (
 // Redacted is how secrets appear in logs and `pump validate` output.
 const Redacted = "<redacted>"
 
-var secretKey = regexp.MustCompile(`(?i)(password|passwd|secret|token|api_?key|credential|private)`)
+var (
+	secretKey = regexp.MustCompile(`(?i)(password|passwd|secret|token|api_?key|private)`)
+	// Keys that name where a secret is read from are not secrets.
+	secretSource = regexp.MustCompile(`(?i)[-_](env|file)$`)
+	// A password inside a key=value DSN (PostgreSQL's, say).
+	dsnPassword = regexp.MustCompile(`(?i)\b((?:password|pwd)\s*=\s*)('[^']*'|[^\s&;]+)`)
+)
 
 // RedactedMap returns the configuration as a tree fit for logging: values of
 // keys that name secrets, and passwords inside URLs, are replaced.
@@ -29,11 +35,11 @@ func (c Config) RedactedMap() map[string]any {
 
 func redactMap(m map[string]any) map[string]any {
 	for k, v := range m {
-		if secretKey.MatchString(k) {
-			if s, ok := v.(string); !ok || s != "" {
+		if secretKey.MatchString(k) && !secretSource.MatchString(k) {
+			if s, ok := v.(string); ok && s != "" {
 				m[k] = Redacted
+				continue
 			}
-			continue
 		}
 		m[k] = redactValue(v)
 	}
@@ -50,7 +56,7 @@ func redactValue(v any) any {
 		}
 		return x
 	case string:
-		return RedactURL(x)
+		return dsnPassword.ReplaceAllString(RedactURL(x), "${1}"+Redacted)
 	}
 	return v
 }

@@ -72,6 +72,9 @@ func (p *Pump) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (p *Pump) Collect(ch chan<- prometheus.Metric) {
+	p.mu.RLock()
+	outputs := p.outputs
+	p.mu.RUnlock()
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
@@ -81,7 +84,7 @@ func (p *Pump) Collect(ch chan<- prometheus.Metric) {
 	counter(descRead, p.read.Load())
 	counter(descUndecodable, p.decodeFailed.Load())
 	counter(descUntrimmed, p.untrimmed.Load())
-	for _, out := range p.outputs {
+	for _, out := range outputs {
 		counter(descWritten, out.Stats.Written.Load(), out.Name)
 		counter(descFiltered, out.Stats.Filtered.Load(), out.Name)
 		counter(descParked, out.Stats.Parked.Load(), out.Name)
@@ -105,7 +108,7 @@ func (p *Pump) Collect(ch chan<- prometheus.Metric) {
 	if n, err := p.queue.Len(ctx, p.queue.DeadKey()); err == nil {
 		gauge(descBacklog, float64(n), "dead", "")
 	}
-	for _, out := range p.outputs {
+	for _, out := range outputs {
 		if n, err := p.queue.Len(ctx, p.queue.ParkedKey(out.Name)); err == nil {
 			gauge(descBacklog, float64(n), "parked", out.Name)
 		}

@@ -53,6 +53,9 @@ type Pump struct {
 	log     *zap.Logger
 	health  *Health
 
+	// mu guards cfg and outputs against Update while a scrape reads them;
+	// the loop itself never runs during an Update.
+	mu                                      sync.RWMutex
 	metrics                                 *metrics
 	read, decodeFailed, untrimmed, inFlight atomic.Int64
 	acquisitions, lastDrain                 atomic.Int64
@@ -61,12 +64,22 @@ type Pump struct {
 
 // New prepares the loop; nothing is read before Run.
 func New(o Options) *Pump {
-	for _, out := range o.Outputs {
+	p := &Pump{queue: o.Queue, log: o.Logger, health: o.Health, metrics: newMetrics()}
+	p.Update(o.Config, o.Outputs)
+	return p
+}
+
+// Update swaps the configuration and outputs (a reload). Call it only while
+// Run is not running.
+func (p *Pump) Update(cfg config.Config, outputs []*Output) {
+	for _, out := range outputs {
 		out.usernames = set(out.Config.Filters.Usernames)
 		out.skip = set(out.Config.Filters.SkipUsernames)
-		out.omit = o.Config.OmitDetailedRecording || out.Config.OmitDetailedRecording
+		out.omit = cfg.OmitDetailedRecording || out.Config.OmitDetailedRecording
 	}
-	return &Pump{cfg: o.Config, queue: o.Queue, outputs: o.Outputs, log: o.Logger, health: o.Health, metrics: newMetrics()}
+	p.mu.Lock()
+	p.cfg, p.outputs = cfg, outputs
+	p.mu.Unlock()
 }
 
 func set(list []string) map[string]struct{} {
@@ -92,10 +105,11 @@ func (p *Pump) Run(ctx context.Context) error {
 	// hard bounds the writes and trims still in flight after the stop.
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
+	grace := p.cfg.ShutdownTimeout.D()
 	go func() {
 		select {
 		case <-ctx.Done():
-			t := time.AfterFunc(p.cfg.ShutdownTimeout.D(), cancelHard)
+			t := time.AfterFunc(grace, cancelHard)
 			<-hard.Done()
 			t.Stop()
 		case <-hard.Done():

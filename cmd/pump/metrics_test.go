@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -114,5 +116,57 @@ func writeFile(t *testing.T, path string) {
 	t.Helper()
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestGrafanaDashboardQueriesUseExportedMetrics(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/grafana/pump.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("dashboard is not valid JSON: %v", err)
+	}
+	r := testutil.StartRedis(t)
+	poison := seedWithPoison(t, r, 0, 500)
+	_ = poison
+	d := testutil.WriteConfig(t, r.Port, "  j:\n    type: jsonl\n    meta: {path: "+filepath.Join(t.TempDir(), "o.jsonl")+"}\n", "")
+	p := testutil.StartPump(t, nil, "-c", d.ConfigPath)
+	testutil.Eventually(t, time.Minute, "drained", func() bool { return listLen(t, r, key) == 0 })
+	exported := scrape(t, d.HealthAddr)
+	p.Signal(syscall.SIGTERM)
+	p.Wait(time.Minute)
+
+	name := regexp.MustCompile(`\b(pump_[a-z_]+|process_[a-z_]+)\b`)
+	checked := 0
+	for _, panel := range dash.Panels {
+		if len(panel.Targets) == 0 {
+			t.Errorf("panel %q has no query", panel.Title)
+		}
+		for _, target := range panel.Targets {
+			for _, m := range name.FindAllString(target.Expr, -1) {
+				base := m
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					if trimmed := strings.TrimSuffix(m, suffix); trimmed != m && exported[trimmed] != nil {
+						base = trimmed
+					}
+				}
+				if exported[base] == nil {
+					t.Errorf("panel %q queries %s, which /metrics does not export", panel.Title, m)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d metric references found in the dashboard", checked)
 	}
 }

@@ -7,10 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"sort"
+	"sync"
+	"syscall"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
@@ -31,6 +35,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	if code, stop := parseFlags(fs, args, stderr); stop {
 		return code
 	}
+	src := config.Source{Path: *path, Flags: fs}
 	cfg, ok := loadConfig(fs, *path, stderr)
 	if !ok {
 		return exitConfig
@@ -43,7 +48,19 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	// Sinks that log use log/slog; send that through the same zap logger.
 	slog.SetDefault(slog.New(zapslog.NewHandler(log.Core())))
 	stop := pump.SetupSignalHandler()
-	if err := runDaemon(cfg, log, stop); err != nil {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reloads := make(chan reloadRequest)
+	go func() {
+		for range hup {
+			reloads <- reloadRequest{}
+		}
+	}()
+	d := &daemon{cfg: cfg, log: log, reload: func() (config.Config, error) {
+		c, _, err := config.Load(src)
+		return c, err
+	}, reloads: reloads}
+	if err := d.run(stop); err != nil {
 		log.Error("pump failed", zap.Error(err))
 		_ = log.Sync()
 		return exitFailed
@@ -51,12 +68,39 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	return exitOK
 }
 
-// runDaemon starts the sinks, the HTTP server and the loop, and stops them
-// all, in order, after stop is closed.
-func runDaemon(cfg config.Config, log *zap.Logger, stop <-chan struct{}) (err error) {
+// runDaemon runs the daemon with a fixed configuration (no reload).
+func runDaemon(cfg config.Config, log *zap.Logger, stop <-chan struct{}) error {
+	d := &daemon{cfg: cfg, log: log}
+	return d.run(stop)
+}
+
+// reloadRequest asks the daemon to re-read its configuration; the outcome
+// is sent on reply when it is not nil.
+type reloadRequest struct {
+	reply chan error
+}
+
+// daemon owns what runs: the sinks, the HTTP server, the loop.
+type daemon struct {
+	cfg     config.Config
+	log     *zap.Logger
+	reload  func() (config.Config, error) // nil: no reload
+	reloads chan reloadRequest
+
+	registry *prometheus.Registry
+	loop     *pump.Pump
+	mu       sync.Mutex // guards outputs against a concurrent scrape
+	outputs  []*pump.Output
+}
+
+// run starts the sinks, the HTTP server and the loop, serves reloads, and
+// stops them all, in order, after stop is closed.
+func (d *daemon) run(stop <-chan struct{}) (err error) {
+	cfg, log := d.cfg, d.log
 	if cfg.InstanceID == "" {
 		host, _ := os.Hostname()
 		cfg.InstanceID = fmt.Sprintf("%s-%d", host, os.Getpid())
+		d.cfg.InstanceID = cfg.InstanceID
 	}
 	log.Info("starting", zap.String("version", versionString()), zap.String("instance", cfg.InstanceID),
 		zap.Any("config", cfg.RedactedMap()))
@@ -72,12 +116,16 @@ func runDaemon(cfg config.Config, log *zap.Logger, stop <-chan struct{}) (err er
 
 	startCtx, cancelStart := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelStart()
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	outputs, err := startOutputs(startCtx, cfg, registry, log, &shutdown)
+	d.registry = prometheus.NewRegistry()
+	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	// The sinks close first, after the loop: each flushes what it holds.
+	shutdown.Register("pumps", d.closeOutputs)
+	outputs, err := d.startOutputs(startCtx, cfg, cfg.Pumps)
 	if err != nil {
 		return err
 	}
+	d.setOutputs(outputs)
+	d.registry.MustRegister(sinkMetrics{d})
 
 	client, err := storage.NewClient(cfg.Redis)
 	if err != nil {
@@ -87,8 +135,8 @@ func runDaemon(cfg config.Config, log *zap.Logger, stop <-chan struct{}) (err er
 
 	health := pump.NewHealth(staleAfter(cfg))
 	srv, err := server.New(server.Options{
-		Addr: cfg.HealthCheckAddress, HealthPath: cfg.HealthCheckPath, Middlewares: cfg.Server.Middlewares,
-		Prober: health, Registry: registry, Logger: log,
+		Addr: cfg.HealthCheckAddress, HealthPath: cfg.HealthCheckPath, Middlewares: cfg.Server.Middlewares, Settings: httpSettings(cfg.Server),
+		Prober: health, Registry: d.registry, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -96,8 +144,8 @@ func runDaemon(cfg config.Config, log *zap.Logger, stop <-chan struct{}) (err er
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	// Order matters: the server goes first (probes say "stopping" until then),
-	// the Redis client after the loop released the lease.
+	// Then the server (probes say "stopping" until it goes), then Redis,
+	// after the loop released the lease.
 	shutdown.Register("http server", srv.Shutdown)
 	shutdown.Register("redis client", func(context.Context) error { return client.Close() })
 	if err := srv.SelfCheck(startCtx); err != nil {
@@ -105,30 +153,62 @@ func runDaemon(cfg config.Config, log *zap.Logger, stop <-chan struct{}) (err er
 	}
 	log.Info("serving probes", zap.String("health", srv.HealthURL()), zap.String("addr", srv.Addr()))
 
-	loop := pump.New(pump.Options{Config: drainConfig(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
-	registry.MustRegister(loop, buildInfo())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-			health.SetStopping()
-			log.Info("stop signal: finishing the batches in flight (a second signal exits at once)",
-				zap.Duration("shutdown_timeout", cfg.ShutdownTimeout.D()))
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	d.loop = pump.New(pump.Options{Config: drainConfig(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
+	d.registry.MustRegister(d.loop)
 	health.SetStarted()
-	runErr := loop.Run(ctx)
-	read, undecodable := loop.Records()
+	notify := systemdNotifier(log, health)
+	defer notify.stop()
+	notify.send(sd.SdNotifyReady)
+
+	for {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.loop.Run(ctx) }()
+		var runErr error
+		stopped := false
+	wait:
+		for {
+			select {
+			case <-stop:
+				health.SetStopping()
+				notify.send(sd.SdNotifyStopping)
+				log.Info("stop signal: finishing the batches in flight (a second signal exits at once)",
+					zap.Duration("shutdown_timeout", cfg.ShutdownTimeout.D()))
+				cancel()
+				runErr = <-done
+				stopped = true
+				break wait
+			case runErr = <-done:
+				cancel()
+				stopped = true
+				break wait
+			case req := <-d.reloads:
+				notify.send(sd.SdNotifyReloading)
+				err := d.applyReload(cancel, done)
+				notify.send(sd.SdNotifyReady)
+				if req.reply != nil {
+					req.reply <- err
+				}
+				if err == nil {
+					break wait // the loop stopped for the swap; start it again
+				}
+			}
+		}
+		if stopped {
+			d.logTotals()
+			return runErr
+		}
+	}
+}
+
+func (d *daemon) logTotals() {
+	read, undecodable := d.loop.Records()
 	fields := []zap.Field{zap.Int64("read", read), zap.Int64("dead_lettered_undecodable", undecodable)}
-	for _, out := range outputs {
+	for _, out := range d.outputs {
 		fields = append(fields, zap.Int64("written."+out.Name, out.Stats.Written.Load()),
 			zap.Int64("parked."+out.Name, out.Stats.Parked.Load()))
 	}
-	log.Info("loop stopped", fields...)
-	return runErr
+	d.log.Info("loop stopped", fields...)
 }
 
 func buildInfo() prometheus.Collector {
@@ -165,37 +245,73 @@ func staleAfter(cfg config.Config) time.Duration {
 	return d + longest
 }
 
-// startOutputs configures and initialises every pump, registering each
-// one's Close with the shutdown manager. A pump that fails to start fails
-// the start-up: running without it would silently lose its copy.
-func startOutputs(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *zap.Logger, shutdown *pump.ShutdownManager) ([]*pump.Output, error) {
-	names := make([]string, 0, len(cfg.Pumps))
-	for name := range cfg.Pumps {
+// startOutputs configures and initialises the pumps named in pumpsCfg. A
+// pump that fails to start fails the whole call, and those already started
+// are closed again: running without it would silently lose its copy.
+func (d *daemon) startOutputs(ctx context.Context, cfg config.Config, pumpsCfg map[string]config.Pump) ([]*pump.Output, error) {
+	names := make([]string, 0, len(pumpsCfg))
+	for name := range pumpsCfg {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	var outputs []*pump.Output
+	fail := func(err error) ([]*pump.Output, error) {
+		for _, out := range outputs {
+			_ = out.Sink.Close(ctx)
+		}
+		return nil, err
+	}
 	for _, name := range names {
-		pc := cfg.Pumps[name]
+		pc := pumpsCfg[name]
 		info, ok := pumps.Lookup(pc.Type)
 		if !ok {
-			return nil, fmt.Errorf("pumps.%s.type: unknown pump type %q", name, pc.Type)
+			return fail(fmt.Errorf("pumps.%s.type: unknown pump type %q", name, pc.Type))
 		}
 		sink := info.New()
 		if err := sink.Configure(pc.Meta); err != nil {
-			return nil, fmt.Errorf("pumps.%s: %w", name, err)
+			return fail(fmt.Errorf("pumps.%s: %w", name, err))
 		}
 		if err := sink.Init(ctx); err != nil {
-			return nil, fmt.Errorf("pump %s (%s): start: %w", name, pc.Type, err)
+			return fail(fmt.Errorf("pump %s (%s): start: %w", name, pc.Type, err))
 		}
-		if c, ok := sink.(prometheus.Collector); ok {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("pump %s: register metrics: %w", name, err)
-			}
-		}
-		shutdown.Register("pump "+name, func(ctx context.Context) error { return sink.Close(ctx) })
 		outputs = append(outputs, &pump.Output{Name: name, Sink: sink, Config: pc})
-		log.Info("pump ready", zap.String("pump", name), zap.String("type", pc.Type))
+		d.log.Info("pump ready", zap.String("pump", name), zap.String("type", pc.Type))
 	}
 	return outputs, nil
+}
+
+// sinkMetrics serves the metrics of the sinks that have their own (the
+// prometheus sink) from whichever sinks run now, so a reload can swap them.
+// It describes nothing up front: the registry then treats it as unchecked.
+type sinkMetrics struct{ d *daemon }
+
+func (sinkMetrics) Describe(chan<- *prometheus.Desc) {}
+
+func (m sinkMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.d.mu.Lock()
+	outputs := m.d.outputs
+	m.d.mu.Unlock()
+	for _, out := range outputs {
+		if c, ok := out.Sink.(prometheus.Collector); ok {
+			c.Collect(ch)
+		}
+	}
+}
+
+// closeOutputs flushes and closes every current pump.
+func (d *daemon) closeOutputs(ctx context.Context) error {
+	var errs []error
+	for _, out := range d.outputs {
+		if err := out.Sink.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("pump %s: %w", out.Name, err))
+		}
+	}
+	d.setOutputs(nil)
+	return errors.Join(errs...)
+}
+
+func (d *daemon) setOutputs(outputs []*pump.Output) {
+	d.mu.Lock()
+	d.outputs = outputs
+	d.mu.Unlock()
 }
