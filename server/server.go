@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -25,9 +26,33 @@ type Options struct {
 	Addr        string
 	HealthPath  string // iam's health-check-path, with or without the slash
 	Middlewares []string
-	Prober      Prober
-	Registry    *prometheus.Registry
-	Logger      *zap.Logger
+	// Settings hold the rest of the server section: CORS, request timeout
+	// and admin authentication.
+	Settings Settings
+	// Admin routes are served behind the admin authentication, like
+	// /metrics. Keys are http.ServeMux patterns such as "POST /-/reload";
+	// none may take over a probe.
+	Admin    map[string]http.Handler
+	Prober   Prober
+	Registry *prometheus.Registry
+	Logger   *zap.Logger
+}
+
+// Settings are the server.* keys beyond the middleware names.
+type Settings struct {
+	CORS           CORS
+	RequestTimeout time.Duration // for the timeout middleware
+	AdminAuth      AdminAuth
+}
+
+// CORS is what the cors middleware allows, server.cors.
+type CORS struct {
+	AllowedOrigins   []string // "*" or scheme://host[:port]
+	AllowedMethods   []string
+	AllowedHeaders   []string
+	ExposedHeaders   []string
+	AllowCredentials bool
+	MaxAge           time.Duration
 }
 
 // Server is the daemon's HTTP server.
@@ -38,21 +63,59 @@ type Server struct {
 	healthPath string
 }
 
-// New builds the routes and the middleware chain; nothing listens yet.
+// New builds the routes and the middleware chain and reads the admin
+// secret; nothing listens yet. The probes stay open whatever the admin
+// authentication says: the kubelet and systemd carry no credentials.
 func New(o Options) (*Server, error) {
-	path := "/" + strings.TrimLeft(o.HealthPath, "/")
-	mux := http.NewServeMux()
-	mux.HandleFunc(path, probe(o.Prober.Live))
-	if path != "/readyz" {
-		mux.HandleFunc("/readyz", probe(o.Prober.Ready))
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
 	}
-	if path != "/healthz" {
-		mux.HandleFunc("/healthz", probe(o.Prober.Live))
+	path := "/" + strings.TrimLeft(o.HealthPath, "/")
+	probes := map[string]http.HandlerFunc{
+		path:       probe(o.Prober.Live),
+		"/readyz":  probe(o.Prober.Ready),
+		"/healthz": probe(o.Prober.Live),
+	}
+	if path == "/readyz" {
+		probes[path] = probe(o.Prober.Live) // health-check-path wins, as before
+	}
+	mux := http.NewServeMux()
+	for p, h := range probes {
+		mux.Handle(p, h)
+	}
+	guard, err := newGuard(o.Settings.AdminAuth, o.Logger)
+	if err != nil {
+		return nil, err
 	}
 	if o.Registry != nil {
-		mux.Handle("/metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
+		if err := handle(mux, "/metrics", guard.protect(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))); err != nil {
+			return nil, err
+		}
 	}
-	h, err := Chain(o.Middlewares, Env{Logger: o.Logger}, mux)
+	patterns := make([]string, 0, len(o.Admin))
+	for p := range o.Admin {
+		patterns = append(patterns, p)
+	}
+	sort.Strings(patterns)
+	for _, p := range patterns {
+		if err := handle(mux, p, guard.protect(o.Admin[p])); err != nil {
+			return nil, err
+		}
+	}
+	// An admin pattern such as "GET /readyz" would be more specific than
+	// the probe's and take it over, behind the authentication: refuse it.
+	for p := range probes {
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			req, err := http.NewRequest(method, p, nil)
+			if err != nil {
+				return nil, fmt.Errorf("health-check-path: %w", err)
+			}
+			if _, got := mux.Handler(req); got != p {
+				return nil, fmt.Errorf("server: admin route %q takes over the probe %s", got, p)
+			}
+		}
+	}
+	h, err := Chain(o.Middlewares, Env{Logger: o.Logger, Settings: o.Settings}, mux)
 	if err != nil {
 		return nil, err
 	}
@@ -63,11 +126,28 @@ func New(o Options) (*Server, error) {
 			Handler:           h,
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          zap.NewStdLog(o.Logger),
+			// Longer than the timeout middleware's bound, so its 503 can
+			// still be written.
+			WriteTimeout: max(30*time.Second, o.Settings.RequestTimeout+5*time.Second),
+			IdleTimeout:  2 * time.Minute,
+			ErrorLog:     zap.NewStdLog(o.Logger),
 		},
 	}, nil
+}
+
+// handle registers a route, turning the mux's panic on a malformed or
+// conflicting pattern into an error.
+func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("server: route %q: %v", pattern, v)
+		}
+	}()
+	if h == nil {
+		return fmt.Errorf("server: route %q: no handler", pattern)
+	}
+	mux.Handle(pattern, h)
+	return nil
 }
 
 func probe(check func() error) http.HandlerFunc {
