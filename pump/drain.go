@@ -272,6 +272,10 @@ func (p *Pump) logDrain(start time.Time, st drainStats, err error) {
 	}
 	if n, lerr := p.queue.Len(ctx, p.queue.DeadKey()); lerr == nil && n > 0 {
 		fields = append(fields, zap.Int64("dead_letter_list", n))
+		if max := p.cfg.DeadLetterMaxLen; max > 0 && n >= max {
+			p.log.Error("dead-letter list at its cap: the oldest dead letters are being dropped for good",
+				zap.Int64("dead-letter-max-len", max), zap.String("list", p.queue.DeadKey()))
+		}
 	}
 	switch {
 	case errors.Is(err, errIncomplete):
@@ -301,7 +305,7 @@ func (p *Pump) replayParked(hard context.Context, lease *leaseKeeper) {
 			b := p.decode(elems)
 			recs, _ := out.view(b)
 			wctx, cancel := context.WithTimeout(hard, out.Config.WriteTimeout())
-			err = out.Sink.Write(wctx, recs)
+			err = out.write(wctx, recs)
 			cancel()
 			if err != nil {
 				p.log.Warn("parked records not replayed yet; pump still failing",

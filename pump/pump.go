@@ -3,6 +3,7 @@ package pump
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,22 @@ type Output struct {
 	// batches get one attempt instead of the whole retry budget, so an
 	// outage does not slow the other pumps, until a write succeeds again.
 	parking atomic.Bool
-	Stats   Stats
+	// NeedsInit is set when the sink's Init failed at start (its server
+	// was down): every write tries Init first, and until it succeeds the
+	// pump's records are retried and parked like any failed write.
+	NeedsInit atomic.Bool
+	Stats     Stats
+}
+
+// write initialises the sink when it still needs it, then writes.
+func (out *Output) write(ctx context.Context, recs []analytics.Record) error {
+	if out.NeedsInit.Load() {
+		if err := out.Sink.Init(ctx); err != nil {
+			return fmt.Errorf("start pump %s: %w", out.Name, err)
+		}
+		out.NeedsInit.Store(false)
+	}
+	return out.Sink.Write(ctx, recs)
 }
 
 // Stats counts records per pump since start.
@@ -378,7 +394,7 @@ func (p *Pump) deliver(hard context.Context, out *Output, b *batch) error {
 		p.health.Beat()
 		wctx, cancel := context.WithTimeout(hard, out.Config.WriteTimeout())
 		began := time.Now()
-		err := out.Sink.Write(wctx, recs)
+		err := out.write(wctx, recs)
 		p.metrics.writeDuration.WithLabelValues(out.Name).Observe(time.Since(began).Seconds())
 		cancel()
 		var rejected *pumps.RejectedError

@@ -4,9 +4,13 @@ package main
 // each ending with an exact account of every seeded record.
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -265,5 +269,70 @@ func TestShutdownTimeoutLeavesUnfinishedBatchesAtTheHeadAndReleasesTheLease(t *t
 	}
 	if v, _ := r.Client().Get(ctx, "{"+key+"}.lease").Result(); v != "" {
 		t.Fatalf("lease still held by %q: a standby would wait a TTL", v)
+	}
+}
+
+func TestASinkDownAtStartDoesNotStopTheOthersAndCatchesUp(t *testing.T) {
+	r := testutil.StartRedis(t)
+	dir := t.TempDir()
+	port := testutil.FreePort(t) // nothing listens here yet
+	good := filepath.Join(dir, "good.jsonl")
+	pumps := "  good:\n    type: jsonl\n    meta: {path: " + good + "}\n" +
+		fmt.Sprintf("  late:\n    type: syslog\n    max-retry-time: 500ms\n    meta: {transport: tcp, network_addr: \"127.0.0.1:%d\"}\n", port)
+	d := testutil.WriteConfig(t, r.Port, pumps, "")
+	p := testutil.StartPump(t, nil, "-c", d.ConfigPath)
+	p.WaitOutput(30*time.Second, "pump could not start")
+	testutil.Seed(t, r.Client(), key, 0, 2000)
+	parked := "{" + key + "}.parked.late"
+	testutil.Eventually(t, time.Minute, "the healthy pump drained everything, the late one's share parked", func() bool {
+		return len(testutil.ReadJSONLines(t, good)) == 2000 && listLen(t, r, parked) == 2000
+	})
+
+	// The syslog receiver comes up: the pump starts and the parked records
+	// are replayed to it.
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var mu sync.Mutex
+	received := map[string]int{}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				// RFC 6587 octet counting: "LEN SP MSG", back to back.
+				br := bufio.NewReader(c)
+				for {
+					var n int
+					if _, err := fmt.Fscanf(br, "%d ", &n); err != nil {
+						return
+					}
+					msg := make([]byte, n)
+					if _, err := io.ReadFull(br, msg); err != nil {
+						return
+					}
+					if _, rest, ok := strings.Cut(string(msg), "id="); ok {
+						id, _, _ := strings.Cut(rest, `"`)
+						mu.Lock()
+						received[id]++
+						mu.Unlock()
+					}
+				}
+			}(conn)
+		}
+	}()
+	testutil.Eventually(t, time.Minute, "parked records replayed to the late pump", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return listLen(t, r, parked) == 0 && len(received) == 2000
+	})
+	p.Signal(syscall.SIGTERM)
+	if code := p.Wait(time.Minute); code != 0 {
+		t.Fatalf("exit %d", code)
 	}
 }

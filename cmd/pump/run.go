@@ -246,8 +246,11 @@ func staleAfter(cfg config.Config) time.Duration {
 }
 
 // startOutputs configures and initialises the pumps named in pumpsCfg. A
-// pump that fails to start fails the whole call, and those already started
-// are closed again: running without it would silently lose its copy.
+// bad configuration or a permanent Init error fails the whole call, and
+// those already started are closed again. A transient Init error (the
+// sink's server is down) does not: that pump starts at its first write
+// that succeeds, its records parked meanwhile, so one sink's outage at boot
+// does not stop the others.
 func (d *daemon) startOutputs(ctx context.Context, cfg config.Config, pumpsCfg map[string]config.Pump) ([]*pump.Output, error) {
 	names := make([]string, 0, len(pumpsCfg))
 	for name := range pumpsCfg {
@@ -271,10 +274,18 @@ func (d *daemon) startOutputs(ctx context.Context, cfg config.Config, pumpsCfg m
 		if err := sink.Configure(pc.Meta); err != nil {
 			return fail(fmt.Errorf("pumps.%s: %w", name, err))
 		}
+		out := &pump.Output{Name: name, Sink: sink, Config: pc}
 		if err := sink.Init(ctx); err != nil {
-			return fail(fmt.Errorf("pump %s (%s): start: %w", name, pc.Type, err))
+			if pumps.IsPermanent(err) {
+				return fail(fmt.Errorf("pump %s (%s): start: %w", name, pc.Type, err))
+			}
+			// Its server is down: the others need not wait. Its records are
+			// retried and parked until it starts.
+			d.log.Error("pump could not start; its records are retried and parked until it does",
+				zap.String("pump", name), zap.String("type", pc.Type), zap.Error(err))
+			out.NeedsInit.Store(true)
 		}
-		outputs = append(outputs, &pump.Output{Name: name, Sink: sink, Config: pc})
+		outputs = append(outputs, out)
 		d.log.Info("pump ready", zap.String("pump", name), zap.String("type", pc.Type))
 	}
 	return outputs, nil
