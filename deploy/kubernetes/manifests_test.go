@@ -1,0 +1,552 @@
+package kubernetes_test
+
+// No Kubernetes runs here, so these tests are the manifests' validation:
+// every file parses, the kinds are the ones a cluster knows, the pieces
+// refer to each other correctly, and the pump configuration in the
+// ConfigMap passes the real binary's `pump validate` with exactly the
+// environment the Deployment gives the container.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pumpd/pump/internal/testutil"
+)
+
+// The parts of the Kubernetes objects the tests look at.
+type (
+	object struct {
+		APIVersion string            `yaml:"apiVersion"`
+		Kind       string            `yaml:"kind"`
+		Metadata   metadata          `yaml:"metadata"`
+		Data       map[string]string `yaml:"data"`       // ConfigMap
+		StringData map[string]string `yaml:"stringData"` // Secret
+		Spec       yaml.Node         `yaml:"spec"`
+		Resources  []string          `yaml:"resources"` // Kustomization
+		file       string
+	}
+	metadata struct {
+		Name   string            `yaml:"name"`
+		Labels map[string]string `yaml:"labels"`
+	}
+	deploymentSpec struct {
+		Replicas *int `yaml:"replicas"`
+		Selector struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"selector"`
+		Template struct {
+			Metadata metadata `yaml:"metadata"`
+			Spec     podSpec  `yaml:"spec"`
+		} `yaml:"template"`
+	}
+	podSpec struct {
+		TerminationGracePeriodSeconds *int            `yaml:"terminationGracePeriodSeconds"`
+		SecurityContext               securityContext `yaml:"securityContext"`
+		Containers                    []container     `yaml:"containers"`
+		Volumes                       []volume        `yaml:"volumes"`
+	}
+	securityContext struct {
+		RunAsNonRoot             *bool `yaml:"runAsNonRoot"`
+		RunAsUser                *int  `yaml:"runAsUser"`
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+		ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+		Capabilities             struct {
+			Drop []string `yaml:"drop"`
+		} `yaml:"capabilities"`
+	}
+	container struct {
+		Name           string          `yaml:"name"`
+		Image          string          `yaml:"image"`
+		Command        []string        `yaml:"command"`
+		Args           []string        `yaml:"args"`
+		Env            []envVar        `yaml:"env"`
+		Ports          []containerPort `yaml:"ports"`
+		StartupProbe   *probe          `yaml:"startupProbe"`
+		LivenessProbe  *probe          `yaml:"livenessProbe"`
+		ReadinessProbe *probe          `yaml:"readinessProbe"`
+		Resources      struct {
+			Requests map[string]string `yaml:"requests"`
+			Limits   map[string]string `yaml:"limits"`
+		} `yaml:"resources"`
+		SecurityContext securityContext `yaml:"securityContext"`
+		VolumeMounts    []struct {
+			Name      string `yaml:"name"`
+			MountPath string `yaml:"mountPath"`
+			ReadOnly  bool   `yaml:"readOnly"`
+		} `yaml:"volumeMounts"`
+	}
+	containerPort struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	}
+	envVar struct {
+		Name      string `yaml:"name"`
+		Value     string `yaml:"value"`
+		ValueFrom *struct {
+			SecretKeyRef *keyRef `yaml:"secretKeyRef"`
+			FieldRef     *struct {
+				FieldPath string `yaml:"fieldPath"`
+			} `yaml:"fieldRef"`
+		} `yaml:"valueFrom"`
+	}
+	keyRef struct {
+		Name string `yaml:"name"`
+		Key  string `yaml:"key"`
+	}
+	probe struct {
+		HTTPGet *struct {
+			Path string `yaml:"path"`
+			Port any    `yaml:"port"`
+		} `yaml:"httpGet"`
+		TCPSocket *struct {
+			Port any `yaml:"port"`
+		} `yaml:"tcpSocket"`
+		PeriodSeconds    int `yaml:"periodSeconds"`
+		FailureThreshold int `yaml:"failureThreshold"`
+	}
+	volume struct {
+		Name      string `yaml:"name"`
+		ConfigMap *struct {
+			Name string `yaml:"name"`
+		} `yaml:"configMap"`
+		EmptyDir any `yaml:"emptyDir"`
+	}
+	serviceSpec struct {
+		Selector map[string]string `yaml:"selector"`
+		Ports    []struct {
+			Name       string `yaml:"name"`
+			Port       int    `yaml:"port"`
+			TargetPort any    `yaml:"targetPort"`
+		} `yaml:"ports"`
+	}
+)
+
+// knownKinds are the apiVersion and kind pairs the example may use.
+var knownKinds = map[string]string{
+	"ConfigMap":     "v1",
+	"Secret":        "v1",
+	"Service":       "v1",
+	"Deployment":    "apps/v1",
+	"Kustomization": "kustomize.config.k8s.io/v1beta1",
+}
+
+// loadManifests parses every YAML document of every .yaml file here.
+func loadManifests(t *testing.T) []*object {
+	t.Helper()
+	files, err := filepath.Glob("*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests: %v", err)
+	}
+	var objs []*object
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for i := 0; ; i++ {
+			var o object
+			err := dec.Decode(&o)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s document %d: not valid YAML: %v", f, i+1, err)
+			}
+			if o.Kind == "" && o.APIVersion == "" {
+				continue // an empty document between ---
+			}
+			o.file = f
+			objs = append(objs, &o)
+		}
+	}
+	return objs
+}
+
+func find(t *testing.T, objs []*object, kind, name string) *object {
+	t.Helper()
+	for _, o := range objs {
+		if o.Kind == kind && (name == "" || o.Metadata.Name == name) {
+			return o
+		}
+	}
+	t.Fatalf("no %s %q among the manifests", kind, name)
+	return nil
+}
+
+func decodeSpec[T any](t *testing.T, o *object) T {
+	t.Helper()
+	var spec T
+	if err := o.Spec.Decode(&spec); err != nil {
+		t.Fatalf("%s %s (%s): spec: %v", o.Kind, o.Metadata.Name, o.file, err)
+	}
+	return spec
+}
+
+func (p podSpec) container(t *testing.T, name string) container {
+	t.Helper()
+	for _, c := range p.Containers {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("the pod has no container %q", name)
+	return container{}
+}
+
+// port resolves a probe's or service's port, a number or a port name.
+func (c container) port(t *testing.T, p any) int {
+	t.Helper()
+	switch v := p.(type) {
+	case int:
+		return v
+	case string:
+		for _, cp := range c.Ports {
+			if cp.Name == v {
+				return cp.ContainerPort
+			}
+		}
+		t.Fatalf("container %s has no port named %q", c.Name, v)
+	}
+	t.Fatalf("container %s: port %v is neither a number nor a name", c.Name, p)
+	return 0
+}
+
+func TestKubernetesManifestsParseWithKnownKinds(t *testing.T) {
+	objs := loadManifests(t)
+	seen := map[string]int{}
+	for _, o := range objs {
+		want, ok := knownKinds[o.Kind]
+		if !ok {
+			t.Errorf("%s: kind %q is not one the example should use", o.file, o.Kind)
+			continue
+		}
+		if o.APIVersion != want {
+			t.Errorf("%s: %s has apiVersion %q, want %q", o.file, o.Kind, o.APIVersion, want)
+		}
+		if o.Kind != "Kustomization" && o.Metadata.Name == "" {
+			t.Errorf("%s: %s without metadata.name", o.file, o.Kind)
+		}
+		seen[o.Kind]++
+	}
+	for kind := range knownKinds {
+		if seen[kind] != 1 {
+			t.Errorf("%d %s objects, want exactly 1", seen[kind], kind)
+		}
+	}
+}
+
+func TestKubernetesKustomizationListsEveryManifest(t *testing.T) {
+	objs := loadManifests(t)
+	k := find(t, objs, "Kustomization", "")
+	var want []string
+	for _, o := range objs {
+		if o.Kind != "Kustomization" && !slices.Contains(want, o.file) {
+			want = append(want, o.file)
+		}
+	}
+	got := slices.Clone(k.Resources)
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("kustomization resources %v, want the manifests %v", got, want)
+	}
+}
+
+// pumpSetup is what the sidecar pod gives the pump: its container, the
+// configuration file the ConfigMap mounts where its args say, and the
+// environment the Deployment builds from the Secret and the downward API.
+type pumpSetup struct {
+	pod       podSpec
+	pump      container
+	redis     container
+	configYML string
+	env       []string
+}
+
+func sidecar(t *testing.T) pumpSetup {
+	t.Helper()
+	objs := loadManifests(t)
+	dep := decodeSpec[deploymentSpec](t, find(t, objs, "Deployment", ""))
+	s := pumpSetup{pod: dep.Template.Spec}
+	s.pump = s.pod.container(t, "pump")
+	s.redis = s.pod.container(t, "redis")
+
+	// -c PATH in the pump's args, PATH inside a ConfigMap volume's mount.
+	i := slices.Index(s.pump.Args, "-c")
+	if i < 0 || i+1 >= len(s.pump.Args) {
+		t.Fatalf("the pump's args %v do not name the configuration with -c", s.pump.Args)
+	}
+	cfgPath := s.pump.Args[i+1]
+	var cmName string
+	for _, m := range s.pump.VolumeMounts {
+		if path.Dir(cfgPath) != path.Clean(m.MountPath) {
+			continue
+		}
+		if !m.ReadOnly {
+			t.Errorf("the configuration volume is mounted writable")
+		}
+		for _, v := range s.pod.Volumes {
+			if v.Name == m.Name && v.ConfigMap != nil {
+				cmName = v.ConfigMap.Name
+			}
+		}
+	}
+	if cmName == "" {
+		t.Fatalf("no ConfigMap volume is mounted at %s", path.Dir(cfgPath))
+	}
+	cm := find(t, objs, "ConfigMap", cmName)
+	text, ok := cm.Data[path.Base(cfgPath)]
+	if !ok {
+		t.Fatalf("ConfigMap %s has no key %s", cmName, path.Base(cfgPath))
+	}
+	s.configYML = text
+	s.env = containerEnv(t, objs, s.pump)
+	return s
+}
+
+// containerEnv is the environment Kubernetes would give c.
+func containerEnv(t *testing.T, objs []*object, c container) []string {
+	t.Helper()
+	var env []string
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env = append(env, e.Name+"="+e.Value)
+		case e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			secret := find(t, objs, "Secret", ref.Name)
+			v, ok := secret.StringData[ref.Key]
+			if !ok {
+				t.Fatalf("container %s: env %s refers to key %q that Secret %s lacks", c.Name, e.Name, ref.Key, ref.Name)
+			}
+			env = append(env, e.Name+"="+v)
+		case e.ValueFrom.FieldRef != nil:
+			env = append(env, e.Name+"=example-pod-0") // what the downward API would put there
+		default:
+			t.Fatalf("container %s: env %s has a source this test does not know", c.Name, e.Name)
+		}
+	}
+	return env
+}
+
+func envNames(env []string) []string {
+	var names []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+	}
+	return names
+}
+
+// effectiveConfig runs `pump validate --print` on the ConfigMap's file with
+// the container's environment and returns the configuration it printed.
+func (s pumpSetup) effectiveConfig(t *testing.T) map[string]any {
+	t.Helper()
+	file := testutil.WriteFile(t, "pump.yaml", s.configYML)
+	code, out := testutil.RunPump(t, s.env, "validate", "--print", "-c", file)
+	if code != 0 {
+		t.Fatalf("pump validate of the ConfigMap's pump.yaml: exit %d\n%s", code, out)
+	}
+	_, printed, _ := strings.Cut(out, "\n")
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(printed), &cfg); err != nil {
+		t.Fatalf("pump validate --print: %v\n%s", err, out)
+	}
+	return cfg
+}
+
+func TestKubernetesPumpConfigPassesValidateWithThePodsEnvironment(t *testing.T) {
+	s := sidecar(t)
+	// Every ${VAR} of the file must come from the container: an unset one
+	// silently becomes "" (a Redis without password, say).
+	names := envNames(s.env)
+	for _, m := range regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`).FindAllStringSubmatch(s.configYML, -1) {
+		if !slices.Contains(names, m[1]) {
+			t.Errorf("pump.yaml uses ${%s} but the pump container's env has only %v", m[1], names)
+		}
+	}
+	cfg := s.effectiveConfig(t)
+	if got := cfg["instance-id"]; got != "example-pod-0" {
+		t.Errorf("instance-id = %v, want the pod name from the downward API", got)
+	}
+	redis := cfg["redis"].(map[string]any)
+	if redis["password"] != "<redacted>" {
+		t.Errorf("redis.password = %v: the Secret's password did not reach the configuration", redis["password"])
+	}
+	auth := cfg["server"].(map[string]any)["admin-auth"].(map[string]any)
+	if auth["type"] != "bearer" {
+		t.Errorf("server.admin-auth.type = %v: /metrics would be open to the cluster", auth["type"])
+	}
+	// Without the Secret's values the same file is refused, naming the key.
+	file := testutil.WriteFile(t, "pump.yaml", s.configYML)
+	code, out := testutil.RunPump(t, []string{"PUMP_ADMIN_TOKEN="}, "validate", "-c", file)
+	if code != 2 || !strings.Contains(out, "server.admin-auth.token-env") {
+		t.Errorf("validate with an empty admin token: exit %d, want 2 naming server.admin-auth.token-env\n%s", code, out)
+	}
+}
+
+func TestKubernetesProbesMatchThePumpConfig(t *testing.T) {
+	s := sidecar(t)
+	cfg := s.effectiveConfig(t)
+	_, portText, err := net.SplitHostPort(cfg["health-check-address"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(portText)
+	healthPath := "/" + strings.TrimLeft(cfg["health-check-path"].(string), "/")
+
+	for _, c := range []struct {
+		name  string
+		probe *probe
+		path  string
+	}{
+		{"livenessProbe", s.pump.LivenessProbe, healthPath},
+		{"readinessProbe", s.pump.ReadinessProbe, "/readyz"},
+		{"startupProbe", s.pump.StartupProbe, healthPath},
+	} {
+		if c.probe == nil || c.probe.HTTPGet == nil {
+			t.Errorf("the pump container has no HTTP %s", c.name)
+			continue
+		}
+		if c.probe.HTTPGet.Path != c.path {
+			t.Errorf("%s path %q, want %q", c.name, c.probe.HTTPGet.Path, c.path)
+		}
+		if got := s.pump.port(t, c.probe.HTTPGet.Port); got != port {
+			t.Errorf("%s port %d, but the pump listens on %d (health-check-address)", c.name, got, port)
+		}
+	}
+	if s.pump.StartupProbe != nil && s.pump.StartupProbe.PeriodSeconds*s.pump.StartupProbe.FailureThreshold < 30 {
+		t.Errorf("the startup probe gives the pump less than 30s to start")
+	}
+
+	// The pump talks to the Redis of the same pod.
+	redis := cfg["redis"].(map[string]any)
+	if redis["host"] != "127.0.0.1" && redis["host"] != "localhost" {
+		t.Errorf("redis.host = %v, want the pod's own Redis on loopback", redis["host"])
+	}
+	listens := func(p containerPort) bool { return p.ContainerPort == redis["port"] }
+	if !slices.ContainsFunc(s.redis.Ports, listens) || !slices.Contains(s.redis.Args, fmt.Sprint(redis["port"])) {
+		t.Errorf("redis.port = %v, but the Redis container listens on %v (args %v)", redis["port"], s.redis.Ports, s.redis.Args)
+	}
+}
+
+func TestKubernetesGracePeriodOutlastsShutdownTimeout(t *testing.T) {
+	s := sidecar(t)
+	cfg := s.effectiveConfig(t)
+	shutdown, err := time.ParseDuration(cfg["shutdown-timeout"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grace := s.pod.TerminationGracePeriodSeconds
+	if grace == nil {
+		t.Fatalf("terminationGracePeriodSeconds is not set (the default 30s does not outlast a 30s shutdown-timeout)")
+	}
+	// A few seconds of margin: the kubelet's clock starts before SIGTERM
+	// reaches the process.
+	if time.Duration(*grace)*time.Second < shutdown+5*time.Second {
+		t.Errorf("terminationGracePeriodSeconds %d is not above shutdown-timeout %v by 5s or more", *grace, shutdown)
+	}
+}
+
+func TestKubernetesRedisPasswordIsTheOneThePumpUses(t *testing.T) {
+	objs := loadManifests(t)
+	s := sidecar(t)
+	redisEnv := containerEnv(t, objs, s.redis)
+	var want string
+	for _, kv := range s.env {
+		if v, ok := strings.CutPrefix(kv, "REDIS_PASSWORD="); ok {
+			want = v
+		}
+	}
+	if want == "" || !slices.Contains(redisEnv, "REDIS_PASSWORD="+want) {
+		t.Errorf("the Redis container's env %v does not carry the pump's REDIS_PASSWORD", envNames(redisEnv))
+	}
+	i := slices.Index(s.redis.Args, "--requirepass")
+	if i < 0 || i+1 >= len(s.redis.Args) || s.redis.Args[i+1] != "$(REDIS_PASSWORD)" {
+		t.Errorf("redis args %v do not set --requirepass $(REDIS_PASSWORD)", s.redis.Args)
+	}
+}
+
+func TestKubernetesContainersRunLockedDown(t *testing.T) {
+	s := sidecar(t)
+	podNonRoot := s.pod.SecurityContext.RunAsNonRoot != nil && *s.pod.SecurityContext.RunAsNonRoot
+	if u := s.pod.SecurityContext.RunAsUser; u != nil && *u == 0 {
+		t.Errorf("the pod runs as root")
+	}
+	for _, c := range s.pod.Containers {
+		t.Run(c.Name, func(t *testing.T) {
+			sc := c.SecurityContext
+			if !podNonRoot && (sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot) {
+				t.Errorf("not runAsNonRoot")
+			}
+			if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+				t.Errorf("root file system not read-only")
+			}
+			if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+				t.Errorf("privilege escalation not forbidden")
+			}
+			if !slices.Contains(sc.Capabilities.Drop, "ALL") {
+				t.Errorf("capabilities not dropped: %v", sc.Capabilities.Drop)
+			}
+			for _, r := range []string{"cpu", "memory"} {
+				if c.Resources.Requests[r] == "" {
+					t.Errorf("no %s request", r)
+				}
+			}
+			if c.Resources.Limits["memory"] == "" {
+				t.Errorf("no memory limit")
+			}
+			if c.Image == "" || strings.HasSuffix(c.Image, ":latest") || !strings.Contains(c.Image, ":") {
+				t.Errorf("image %q is not pinned to a tag", c.Image)
+			}
+			if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+				t.Errorf("missing liveness or readiness probe")
+			}
+		})
+	}
+}
+
+func TestKubernetesServiceSelectsThePodAndItsNamedPorts(t *testing.T) {
+	objs := loadManifests(t)
+	dep := decodeSpec[deploymentSpec](t, find(t, objs, "Deployment", ""))
+	labels := dep.Template.Metadata.Labels
+	for k, v := range dep.Selector.MatchLabels {
+		if labels[k] != v {
+			t.Errorf("the Deployment's selector %s=%s does not match its pod template's labels %v", k, v, labels)
+		}
+	}
+	svc := decodeSpec[serviceSpec](t, find(t, objs, "Service", ""))
+	for k, v := range svc.Selector {
+		if labels[k] != v {
+			t.Errorf("the Service selects %s=%s, the pods are labelled %v", k, v, labels)
+		}
+	}
+	ports := map[string]bool{}
+	for _, c := range dep.Template.Spec.Containers {
+		for _, p := range c.Ports {
+			ports[p.Name] = true
+			ports[strconv.Itoa(p.ContainerPort)] = true
+		}
+	}
+	for _, p := range svc.Ports {
+		if !ports[fmt.Sprint(p.TargetPort)] {
+			t.Errorf("Service port %s targets %v, which no container declares", p.Name, p.TargetPort)
+		}
+	}
+}
