@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -25,8 +26,20 @@ func Encode(r *Record) ([]byte, error) {
 // skipped so a newer iam that adds fields still decodes. raw is kept in
 // Record.Raw, not copied.
 func Decode(raw []byte) (Record, error) {
+	return decode(raw, false)
+}
+
+// DecodeShared is Decode for bytes that never change afterwards, such as
+// the views of Redis replies the drain holds: the record's strings point
+// into raw instead of being copied, so decoding allocates nothing. Writing
+// to raw later would change the record.
+func DecodeShared(raw []byte) (Record, error) {
+	return decode(raw, true)
+}
+
+func decode(raw []byte, shared bool) (Record, error) {
 	var r Record
-	d := decoder{buf: raw}
+	d := decoder{buf: raw, shared: shared}
 	n, err := d.mapLen()
 	if err != nil {
 		return Record{}, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -56,8 +69,9 @@ func Decode(raw []byte) (Record, error) {
 }
 
 type decoder struct {
-	buf []byte
-	off int
+	buf    []byte
+	off    int
+	shared bool // strings may point into buf
 }
 
 var errShort = errors.New("unexpected end of data")
@@ -153,7 +167,13 @@ func (d *decoder) str() (string, error) {
 		return "", nil
 	}
 	b, err := d.strBytes()
-	return string(b), err
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	if d.shared {
+		return unsafe.String(&b[0], len(b)), nil
+	}
+	return string(b), nil
 }
 
 func (d *decoder) int64() (int64, error) {

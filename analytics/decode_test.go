@@ -159,6 +159,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0xc7, 0x0c, 0xff})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		got, err := Decode(raw)
+		shared, sharedErr := DecodeShared(append([]byte{}, raw...))
+		if (err == nil) != (sharedErr == nil) || err == nil && !sameRecord(got, shared) {
+			t.Fatalf("Decode = %+v, %v; DecodeShared = %+v, %v", got, err, shared, sharedErr)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error %v does not wrap ErrMalformed", err)
@@ -180,6 +184,16 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if _, err := Decode(raws[i%len(raws)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeShared(b *testing.B) {
+	_, raws := loadGolden(b)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := DecodeShared(raws[i%len(raws)]); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -60,7 +60,7 @@ func (p *Pump) decode(raws [][]byte) *batch {
 	b := &batch{raws: raws, fp: storage.FingerprintOf(raws), records: make([]analytics.Record, 0, len(raws)),
 		rawIdx: make([]int, 0, len(raws)), done: make(chan struct{})}
 	for i, raw := range raws {
-		rec, err := analytics.Decode(raw)
+		rec, err := analytics.DecodeShared(raw)
 		if err != nil {
 			p.decodeFailed.Add(1)
 			b.dead = append(b.dead, p.deadLetter("", err.Error(), raw))
