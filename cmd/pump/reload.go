@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"sort"
 	"strings"
@@ -104,6 +105,41 @@ func (d *daemon) applyReload(stopLoop context.CancelFunc, loopDone <-chan error)
 	d.log.Info("configuration reloaded", zap.Strings("added", added), zap.Strings("changed", changed),
 		zap.Strings("removed", removed), zap.Strings("unchanged", kept), zap.Errors("close_errors", closeErrs))
 	return nil
+}
+
+// adminRoutes are the HTTP routes behind the admin authentication.
+func (d *daemon) adminRoutes() map[string]http.Handler {
+	if d.reloads == nil {
+		return nil
+	}
+	return map[string]http.Handler{"/-/reload": http.HandlerFunc(d.serveReload)}
+}
+
+// serveReload is POST /-/reload: the same as SIGHUP, answering with the
+// outcome: 200, or 400 with why the new configuration was refused.
+func (d *daemon) serveReload(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	req := reloadRequest{reply: make(chan error, 1)}
+	select {
+	case d.reloads <- req:
+	case <-r.Context().Done():
+		http.Error(w, "the daemon is busy or stopping", http.StatusServiceUnavailable)
+		return
+	}
+	select {
+	case err := <-req.reply:
+		if err != nil {
+			http.Error(w, "reload refused: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintln(w, "configuration reloaded")
+	case <-r.Context().Done():
+		http.Error(w, "reload still running", http.StatusServiceUnavailable)
+	}
 }
 
 // keepRestartOnly copies the keys a reload cannot change from the running

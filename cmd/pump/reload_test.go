@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,5 +94,44 @@ func TestReloadSwapsPumpsWithRecordsFlowingAndRefusesABadFile(t *testing.T) {
 	}
 	if !strings.Contains(p.Output(), `not-a-key: unknown key`) {
 		t.Error("the refused reload does not name the bad key")
+	}
+}
+
+func TestReloadOverHTTPBehindTheAdminToken(t *testing.T) {
+	r := testutil.StartRedis(t)
+	dir := t.TempDir()
+	d := testutil.WriteConfig(t, r.Port, "  a:\n    type: jsonl\n    meta: {path: "+filepath.Join(dir, "a.jsonl")+"}\n",
+		"server: {admin-auth: {type: bearer, token-env: PUMP_ADMIN_TOKEN}}\n")
+	p := testutil.StartPump(t, []string{"PUMP_ADMIN_TOKEN=s3cret-token"}, "-c", d.ConfigPath)
+	testutil.Eventually(t, 30*time.Second, "ready", func() bool { return testutil.HTTPStatus(d.ReadyURL()) == 200 })
+	post := func(token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+d.HealthAddr+"/-/reload", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := post(""); code != http.StatusUnauthorized {
+		t.Fatalf("POST /-/reload without the token: %d, want 401", code)
+	}
+	if code, body := post("s3cret-token"); code != 200 || !strings.Contains(body, "reloaded") {
+		t.Fatalf("POST /-/reload: %d %s", code, body)
+	}
+	orig, _ := os.ReadFile(d.ConfigPath)
+	if err := os.WriteFile(d.ConfigPath, append(orig, []byte("\npurge-delay: -5\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post("s3cret-token"); code != 400 || !strings.Contains(body, "purge-delay") {
+		t.Fatalf("POST /-/reload with a bad file: %d %s, want 400 naming the key", code, body)
+	}
+	p.Signal(syscall.SIGTERM)
+	if code := p.Wait(time.Minute); code != 0 {
+		t.Fatalf("exit %d", code)
 	}
 }

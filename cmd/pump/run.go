@@ -136,7 +136,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	health := pump.NewHealth(staleAfter(cfg))
 	srv, err := server.New(server.Options{
 		Addr: cfg.HealthCheckAddress, HealthPath: cfg.HealthCheckPath, Middlewares: cfg.Server.Middlewares, Settings: httpSettings(cfg.Server),
-		Prober: health, Registry: d.registry, Logger: log,
+		Prober: health, Registry: d.registry, Logger: log, Admin: d.adminRoutes(),
 	})
 	if err != nil {
 		return err
