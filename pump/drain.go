@@ -277,6 +277,11 @@ func (p *Pump) logDrain(start time.Time, st drainStats, err error) {
 				zap.Int64("dead-letter-max-len", max), zap.String("list", p.queue.DeadKey()))
 		}
 	}
+	for _, out := range p.outputs {
+		if n, lerr := p.queue.Len(ctx, p.queue.ParkedKey(out.Name)); lerr == nil && n > 0 {
+			fields = append(fields, zap.Int64("parked_list."+out.Name, n))
+		}
+	}
 	switch {
 	case errors.Is(err, errIncomplete):
 		p.log.Warn("drain stopped at the shutdown deadline; the rest stays at the head", fields...)
