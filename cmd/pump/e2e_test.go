@@ -150,9 +150,11 @@ func TestSIGTERMMidBacklogLeavesEveryRecordInTheSinkOrRedis(t *testing.T) {
 	r := testutil.StartRedis(t)
 	testutil.Seed(t, r.Client(), key, 0, n)
 	out := filepath.Join(t.TempDir(), "out.jsonl")
-	d := testutil.WriteConfig(t, r.Port, "  slow:\n    type: faulty\n    meta: {path: "+out+", delay: 20ms}\n", "batch-size: 100\n")
+	// 200 batches at 100ms each: the drain takes 20s, the signal comes
+	// after about one.
+	d := testutil.WriteConfig(t, r.Port, "  slow:\n    type: faulty\n    meta: {path: "+out+", delay: 100ms}\n", "batch-size: 100\n")
 	p := testutil.StartPump(t, nil, "-c", d.ConfigPath)
-	testutil.Eventually(t, time.Minute, "some records written", func() bool { return len(testutil.ReadJSONLines(t, out)) >= 1000 })
+	testutil.Eventually(t, time.Minute, "some records written", func() bool { return testutil.CountLines(t, out) >= 1000 })
 	p.Signal(syscall.SIGTERM)
 	if code := p.Wait(time.Minute); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM, want 0", code)

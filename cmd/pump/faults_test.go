@@ -113,11 +113,11 @@ func TestKill9AtEachPointOfADrainLosesNothing(t *testing.T) {
 				b.WaitOutput(30*time.Second, "standing by")
 			}
 			testutil.Eventually(t, time.Minute, "the holder wrote some batches", func() bool {
-				return len(testutil.ReadJSONLines(t, outA)) >= 3*faultBatch
+				return testutil.CountLines(t, outA) >= 3*faultBatch
 			})
 			a.Signal(syscall.SIGKILL)
 			a.Wait(10 * time.Second)
-			killedAt := len(testutil.ReadJSONLines(t, outA))
+			killedAt := testutil.CountLines(t, outA)
 
 			// The next holder: the standby within one lease TTL, or a restart.
 			next := b
@@ -149,12 +149,12 @@ func TestPausedHolderFindsItsTrimRefusedAndStandsDown(t *testing.T) {
 	b, outB := instance(t, r, ", delay_after: 50ms")
 	b.WaitOutput(30*time.Second, "standing by")
 	testutil.Eventually(t, time.Minute, "the holder wrote some batches", func() bool {
-		return len(testutil.ReadJSONLines(t, outA)) >= 2*faultBatch
+		return testutil.CountLines(t, outA) >= 2*faultBatch
 	})
 	a.Signal(syscall.SIGSTOP)
 	b.WaitOutput(30*time.Second, "holding the drain lease") // the lease lapsed: TTL 2s
 	testutil.Eventually(t, time.Minute, "the new holder is draining", func() bool {
-		return len(testutil.ReadJSONLines(t, outB)) >= faultBatch
+		return testutil.CountLines(t, outB) >= faultBatch
 	})
 	a.Signal(syscall.SIGCONT)
 	a.WaitOutput(30*time.Second, "lost the drain lease")
@@ -174,10 +174,10 @@ func TestRedisRestartMidDrainLosesNothing(t *testing.T) {
 	r := testutil.StartRedis(t, testutil.RedisOptions{Persist: true})
 	poison := seedWithPoison(t, r, 0, n)
 	p, out := instance(t, r, ", delay: 20ms")
-	testutil.Eventually(t, time.Minute, "draining", func() bool { return len(testutil.ReadJSONLines(t, out)) >= 2*faultBatch })
+	testutil.Eventually(t, time.Minute, "draining", func() bool { return testutil.CountLines(t, out) >= 2*faultBatch })
 	r.Restart()
 	testutil.Eventually(t, time.Minute, "draining after the restart", func() bool {
-		return len(testutil.ReadJSONLines(t, out)) >= n/2
+		return testutil.CountLines(t, out) >= n/2
 	})
 	// Then a longer outage, past the lease TTL.
 	r.Kill()
@@ -212,7 +212,7 @@ func TestThreeInstancesTakeOverInTurnAsEachHolderIsKilled(t *testing.T) {
 	}
 	holder := func() int {
 		for i, in := range all {
-			if !in.p.Exited() && len(testutil.ReadJSONLines(t, in.out)) > 0 && hasLease(t, r, in.p) {
+			if !in.p.Exited() && testutil.CountLines(t, in.out) > 0 && hasLease(t, r, in.p) {
 				return i
 			}
 		}
@@ -221,9 +221,9 @@ func TestThreeInstancesTakeOverInTurnAsEachHolderIsKilled(t *testing.T) {
 	for round := 0; round < 2; round++ {
 		var h int
 		testutil.Eventually(t, time.Minute, "a holder writing", func() bool { h = holder(); return h >= 0 })
-		written := len(testutil.ReadJSONLines(t, all[h].out))
+		written := testutil.CountLines(t, all[h].out)
 		testutil.Eventually(t, time.Minute, "holder progress", func() bool {
-			return len(testutil.ReadJSONLines(t, all[h].out)) >= written+2*faultBatch
+			return testutil.CountLines(t, all[h].out) >= written+2*faultBatch
 		})
 		all[h].p.Signal(syscall.SIGKILL)
 		all[h].p.Wait(10 * time.Second)

@@ -128,6 +128,8 @@ func assignLeaf(field reflect.Value, v any) error {
 
 func describe(t reflect.Type) string {
 	switch t.Kind() {
+	case reflect.Pointer:
+		return describe(t.Elem())
 	case reflect.Bool:
 		return "true or false"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,

@@ -1,0 +1,178 @@
+package pump
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/config"
+	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/pumps"
+	"github.com/pumpd/pump/storage"
+)
+
+func testBatch(t *testing.T, users ...string) *batch {
+	t.Helper()
+	var raws [][]byte
+	for i, u := range users {
+		rec := testutil.MakeRecord(i)
+		rec.Username = u
+		b, err := analytics.Encode(&rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, b)
+	}
+	raws = append(raws, []byte("undecodable"))
+	p := &Pump{queue: storage.NewQueue(nil, "k", "t", time.Second), log: zap.NewNop(), metrics: newMetrics()}
+	b := p.decode(raws)
+	if len(b.records) != len(users) || len(b.dead) != 1 {
+		t.Fatalf("decode: %d records, %d dead", len(b.records), len(b.dead))
+	}
+	return b
+}
+
+func TestEachPumpGetsItsOwnFilteredView(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		filters   config.Filters
+		omit      bool
+		wantUsers []string
+	}{
+		{"no filters", config.Filters{}, false, []string{"a", "b", "c", "a"}},
+		{"only some users", config.Filters{Usernames: []string{"a"}}, false, []string{"a", "a"}},
+		{"skip some users", config.Filters{SkipUsernames: []string{"a"}}, false, []string{"b", "c"}},
+		{"both", config.Filters{Usernames: []string{"a", "b"}, SkipUsernames: []string{"b"}}, false, []string{"a", "a"}},
+		{"omit details", config.Filters{}, true, []string{"a", "b", "c", "a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := testBatch(t, "a", "b", "c", "a")
+			pc := config.PumpDefaults()
+			pc.Filters = tc.filters
+			pc.OmitDetailedRecording = tc.omit
+			out := &Output{Name: "x", Config: pc}
+			New(Options{Config: config.Default(), Outputs: []*Output{out}})
+			recs, idx := out.view(b)
+			var users []string
+			for i, r := range recs {
+				users = append(users, r.Username)
+				if b.records[idx[i]].Username != r.Username {
+					t.Errorf("index %d points at %q, not %q", i, b.records[idx[i]].Username, r.Username)
+				}
+				if tc.omit != (r.Policies == "" && r.Deciders == "") {
+					t.Errorf("omit=%v but record has policies %q", tc.omit, r.Policies)
+				}
+			}
+			if fmt.Sprint(users) != fmt.Sprint(tc.wantUsers) {
+				t.Errorf("users %v, want %v", users, tc.wantUsers)
+			}
+			// The view is a copy: changing it leaves the shared batch alone.
+			if len(recs) > 0 {
+				recs[0].Username = "changed"
+				if b.records[idx[0]].Username == "changed" {
+					t.Error("the view shares records with the batch")
+				}
+			}
+		})
+	}
+}
+
+func TestBackoffGrowsWithJitterAndIsBounded(t *testing.T) {
+	for n := 0; n < 20; n++ {
+		d := backoff(n)
+		base := min(100*time.Millisecond<<min(n, 6), 5*time.Second)
+		if d < base/2 || d > base {
+			t.Fatalf("backoff(%d) = %v, want within [%v, %v]", n, d, base/2, base)
+		}
+	}
+}
+
+// scriptedSink returns the next error of its script on each Write (nil
+// once the script is used up). It is the loop's own interface, not a
+// stand-in for a server.
+type scriptedSink struct {
+	mu     sync.Mutex
+	script []error
+	writes int
+}
+
+func (s *scriptedSink) Configure(pumps.Meta) error  { return nil }
+func (s *scriptedSink) Init(context.Context) error  { return nil }
+func (s *scriptedSink) Close(context.Context) error { return nil }
+func (s *scriptedSink) Write(_ context.Context, _ []analytics.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	if len(s.script) == 0 {
+		return nil
+	}
+	err := s.script[0]
+	s.script = s.script[1:]
+	return err
+}
+
+func TestDeliverClassifiesWhatTheSinkSays(t *testing.T) {
+	transient := errors.New("connection refused")
+	for _, tc := range []struct {
+		name                            string
+		script                          []error
+		budget                          time.Duration
+		wantWritten, wantDead, wantPark int
+		wantWrites                      int
+	}{
+		{"success", nil, time.Second, 3, 0, 0, 1},
+		{"transient then success", []error{transient, transient}, 10 * time.Second, 3, 0, 0, 3},
+		{"permanent: all dead", []error{pumps.Permanent(errors.New("schema"))}, time.Second, 0, 3, 0, 1},
+		{"rejected: those dead, the rest written",
+			[]error{&pumps.RejectedError{Rejections: []pumps.Rejection{{Index: 1, Err: errors.New("too big")}}}}, time.Second, 2, 1, 0, 1},
+		{"transient past the budget: parked", []error{transient, transient, transient, transient, transient}, 0, 0, 0, 3, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := &scriptedSink{script: tc.script}
+			pc := config.PumpDefaults()
+			pc.MaxRetryTime = config.Duration(tc.budget)
+			out := &Output{Name: "x", Sink: sink, Config: pc}
+			p := New(Options{Config: config.Default(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
+				Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
+			b := testBatch(t, "a", "b", "c")
+			if err := p.deliver(context.Background(), out, b); err != nil {
+				t.Fatalf("deliver: %v", err)
+			}
+			parked := len(b.parked["x"])
+			if got := int(out.Stats.Written.Load()); got != tc.wantWritten {
+				t.Errorf("written %d, want %d", got, tc.wantWritten)
+			}
+			if got := len(b.dead) - 1; got != tc.wantDead { // minus the undecodable one
+				t.Errorf("dead letters %d, want %d", got, tc.wantDead)
+			}
+			if parked != tc.wantPark {
+				t.Errorf("parked %d, want %d", parked, tc.wantPark)
+			}
+			if sink.writes != tc.wantWrites {
+				t.Errorf("%d writes, want %d", sink.writes, tc.wantWrites)
+			}
+		})
+	}
+}
+
+func TestDeliverGivesUpAtTheShutdownDeadlineWithoutParking(t *testing.T) {
+	sink := &scriptedSink{script: []error{errors.New("down"), errors.New("down"), errors.New("down")}}
+	out := &Output{Name: "x", Sink: sink, Config: config.PumpDefaults()}
+	p := New(Options{Config: config.Default(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
+		Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b := testBatch(t, "a")
+	if err := p.deliver(ctx, out, b); !errors.Is(err, errIncomplete) {
+		t.Fatalf("deliver = %v, want errIncomplete", err)
+	}
+	if len(b.parked) != 0 {
+		t.Fatal("records parked at shutdown: they must stay at the head instead")
+	}
+}

@@ -1,0 +1,144 @@
+package csv
+
+import (
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/pumps"
+)
+
+func golden(t *testing.T) []analytics.Record {
+	t.Helper()
+	var out []analytics.Record
+	for i := 1; i <= 3; i++ {
+		raw, err := os.ReadFile(filepath.Join("../../../shared/testdata/iam-records", "record-"+string(rune('0'+i))+".msgpack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := analytics.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func newCSV(t *testing.T, meta pumps.Meta, now func() time.Time) *CSV {
+	t.Helper()
+	c := &CSV{now: now}
+	if err := c.Configure(meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s is not valid CSV: %v", path, err)
+	}
+	return rows
+}
+
+func TestGoldenRecordsRoundTripThroughCSVQuoting(t *testing.T) {
+	dir := t.TempDir()
+	hour := time.Date(2026, 11, 25, 13, 0, 0, 0, time.Local)
+	c := newCSV(t, pumps.Meta{"csv_dir": dir}, func() time.Time { return hour })
+	recs := golden(t)
+	if err := c.Write(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	rows := readCSV(t, filepath.Join(dir, "2026-11-25-13.csv"))
+	if strings.Join(rows[0], ",") != strings.Join(Header, ",") {
+		t.Fatalf("header %v", rows[0])
+	}
+	if len(rows) != 4 {
+		t.Fatalf("%d rows, want header + 3", len(rows))
+	}
+	for i, r := range recs {
+		row := rows[i+1]
+		want := []string{row[0], r.Username, r.Effect, r.Conclusion, r.Request, r.Policies, r.Deciders}
+		for j := 1; j < len(want); j++ {
+			if row[j] != want[j] {
+				t.Errorf("record %d column %s = %q, want %q", i+1, Header[j], row[j], want[j])
+			}
+		}
+	}
+	if !strings.Contains(rows[2][4], `\"quoted\", comma\nnewline`) {
+		t.Errorf("record 2's request lost its quotes, comma or escaped newline: %q", rows[2][4])
+	}
+}
+
+func TestOneFilePerHourAndOneHeaderPerFile(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 25, 13, 59, 0, 0, time.Local)
+	c := newCSV(t, pumps.Meta{"csv_dir": dir, "fsync": false}, func() time.Time { return now })
+	recs := golden(t)
+	for _, step := range []time.Duration{0, 30 * time.Second, 2 * time.Minute} {
+		now = now.Add(step)
+		if err := c.Write(context.Background(), recs[:1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := readCSV(t, filepath.Join(dir, "2026-11-25-13.csv"))
+	second := readCSV(t, filepath.Join(dir, "2026-11-25-14.csv"))
+	if len(first) != 3 || len(second) != 2 {
+		t.Fatalf("13h file has %d rows, 14h file %d: want header+2 and header+1", len(first), len(second))
+	}
+	// A restart appends to the hour's file without a second header.
+	c2 := newCSV(t, pumps.Meta{"csv_dir": dir}, func() time.Time { return now })
+	if err := c2.Write(context.Background(), recs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	again := readCSV(t, filepath.Join(dir, "2026-11-25-14.csv"))
+	if len(again) != 3 || again[2][0] == Header[0] {
+		t.Fatalf("after a restart: %d rows, %v", len(again), again)
+	}
+}
+
+func TestConfigureNamesTheKey(t *testing.T) {
+	for _, tc := range []struct {
+		meta pumps.Meta
+		want string
+	}{
+		{pumps.Meta{}, "meta.csv_dir: must name the directory"},
+		{pumps.Meta{"csv_dir": []any{"a"}}, "meta.csv_dir: want a string, got a list"},
+		{pumps.Meta{"csv_dir": "/x", "fsync": "yes please"}, "meta.fsync: want true or false"},
+		{pumps.Meta{"csv_dir": "/x", "dir": "/y"}, "meta.dir: unknown key"},
+	} {
+		err := (&CSV{}).Configure(tc.meta)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Configure(%v) = %v, want %q", tc.meta, err, tc.want)
+		}
+	}
+}
+
+func TestUnwritableDirectoryIsATransientError(t *testing.T) {
+	// A directory below a regular file cannot be created, even by root.
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCSV(t, pumps.Meta{"csv_dir": filepath.Join(file, "sub")}, time.Now)
+	err := c.Write(context.Background(), golden(t))
+	if err == nil || pumps.IsPermanent(err) {
+		t.Fatalf("Write = %v, want a transient error", err)
+	}
+}
