@@ -9,26 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/testutil"
 	"github.com/pumpd/pump/pumps"
 )
-
-func golden(t *testing.T) []analytics.Record {
-	t.Helper()
-	var out []analytics.Record
-	for i := 1; i <= 3; i++ {
-		raw, err := os.ReadFile(filepath.Join("../../../shared/testdata/iam-records", "record-"+string(rune('0'+i))+".msgpack"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := analytics.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
 
 func newCSV(t *testing.T, meta pumps.Meta, now func() time.Time) *CSV {
 	t.Helper()
@@ -61,7 +44,7 @@ func TestGoldenRecordsRoundTripThroughCSVQuoting(t *testing.T) {
 	dir := t.TempDir()
 	hour := time.Date(2026, 11, 25, 13, 0, 0, 0, time.Local)
 	c := newCSV(t, pumps.Meta{"csv_dir": dir}, func() time.Time { return hour })
-	recs := golden(t)
+	recs := testutil.GoldenDecoded(t)
 	if err := c.Write(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +73,7 @@ func TestOneFilePerHourAndOneHeaderPerFile(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 11, 25, 13, 59, 0, 0, time.Local)
 	c := newCSV(t, pumps.Meta{"csv_dir": dir, "fsync": false}, func() time.Time { return now })
-	recs := golden(t)
+	recs := testutil.GoldenDecoded(t)
 	for _, step := range []time.Duration{0, 30 * time.Second, 2 * time.Minute} {
 		now = now.Add(step)
 		if err := c.Write(context.Background(), recs[:1]); err != nil {
@@ -137,7 +120,7 @@ func TestUnwritableDirectoryIsATransientError(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCSV(t, pumps.Meta{"csv_dir": filepath.Join(file, "sub")}, time.Now)
-	err := c.Write(context.Background(), golden(t))
+	err := c.Write(context.Background(), testutil.GoldenDecoded(t))
 	if err == nil || pumps.IsPermanent(err) {
 		t.Fatalf("Write = %v, want a transient error", err)
 	}

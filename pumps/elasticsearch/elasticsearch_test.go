@@ -26,8 +26,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -39,8 +37,6 @@ import (
 	"github.com/pumpd/pump/internal/testutil"
 	"github.com/pumpd/pump/pumps"
 )
-
-const goldenDir = "../../../shared/testdata/iam-records"
 
 // itemFault decides how the fake answers one action; status 0 indexes it.
 type itemFault func(id string, doc map[string]any, attempt int) (status int, errType string)
@@ -245,59 +241,6 @@ func (f *fakeES) count() int {
 	return n
 }
 
-func goldenRecords(t testing.TB) []analytics.Record {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "record-*.msgpack"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden records in %s: %v", goldenDir, err)
-	}
-	var out []analytics.Record
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := analytics.Decode(raw)
-		if err != nil {
-			t.Fatalf("decode %s: %v", f, err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-func expectedGolden(t testing.TB) []analytics.Record {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []struct {
-		Record analytics.Record `json:"record"`
-	}
-	if err := json.Unmarshal(b, &files); err != nil {
-		t.Fatal(err)
-	}
-	out := make([]analytics.Record, len(files))
-	for i, f := range files {
-		out[i] = f.Record
-	}
-	return out
-}
-
-// seeded are test records with their wire bytes, hence their ids.
-func seeded(t testing.TB, from, to int) []analytics.Record {
-	out := make([]analytics.Record, 0, to-from)
-	for i := from; i < to; i++ {
-		r, err := analytics.Decode(testutil.EncodedRecord(t, i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
 // asRecord reads a stored document back into a record.
 func asRecord(t testing.TB, doc map[string]any) analytics.Record {
 	t.Helper()
@@ -415,15 +358,15 @@ func TestWriteIndexesEveryRecord(t *testing.T) {
 			srv := startES(t)
 			tt.meta["elasticsearch_url"] = srv.srv.URL
 			e := newSink(t, tt.meta)
-			golden := goldenRecords(t)
-			batch := append(append([]analytics.Record(nil), golden...), seeded(t, 0, 300)...)
+			golden := testutil.GoldenDecoded(t)
+			batch := append(append([]analytics.Record(nil), golden...), testutil.Records(t, 0, 300)...)
 			if err := write(t, e, batch); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 			if n := srv.count(); n != len(batch) {
 				t.Fatalf("%d documents stored, want %d", n, len(batch))
 			}
-			want := expectedGolden(t)
+			want := testutil.GoldenExpected(t)
 			for i, r := range golden {
 				if got := asRecord(t, srv.doc(tt.index(r), r.ID())); !sameRecord(got, want[i]) {
 					t.Errorf("golden record %d stored as %+v, want %+v", i, got, want[i])
@@ -454,7 +397,7 @@ func TestWriteIndexesEveryRecord(t *testing.T) {
 func TestWriteTwiceStoresOnce(t *testing.T) {
 	srv := startES(t)
 	e := newSink(t, pumps.Meta{"elasticsearch_url": srv.srv.URL})
-	batch := seeded(t, 0, 100)
+	batch := testutil.Records(t, 0, 100)
 	for i := 0; i < 2; i++ {
 		if err := write(t, e, batch); err != nil {
 			t.Fatal(err)
@@ -468,7 +411,7 @@ func TestWriteTwiceStoresOnce(t *testing.T) {
 func TestExtendedStatsIndexesTheRequestsParts(t *testing.T) {
 	srv := startES(t)
 	e := newSink(t, pumps.Meta{"elasticsearch_url": srv.srv.URL, "extended_stats": true})
-	golden := goldenRecords(t)
+	golden := testutil.GoldenDecoded(t)
 	if err := write(t, e, golden); err != nil {
 		t.Fatal(err)
 	}
@@ -542,7 +485,7 @@ func TestWriteClassifiesItemFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := startES(t)
-			batch := seeded(t, 0, 10)
+			batch := testutil.Records(t, 0, 10)
 			srv.fault = tt.fault(batch[bad].ID())
 			e := newSink(t, pumps.Meta{"elasticsearch_url": srv.srv.URL, "max_retries": tt.maxRetries})
 			err := write(t, e, batch)
@@ -590,7 +533,7 @@ func TestWriteRequestFailures(t *testing.T) {
 			tt.setup(srv)
 			tt.meta["elasticsearch_url"] = srv.srv.URL
 			e := newSink(t, tt.meta)
-			err := write(t, e, seeded(t, 0, 5))
+			err := write(t, e, testutil.Records(t, 0, 5))
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Write = %v, want an error saying %q", err, tt.wantErr)
 			}
@@ -635,7 +578,7 @@ func TestAuthentication(t *testing.T) {
 			srv.auth = tt.want
 			srv.noProduct = tt.want == ""
 			e := newSink(t, tt.meta(srv.srv.URL))
-			if err := write(t, e, seeded(t, 0, 3)); err != nil {
+			if err := write(t, e, testutil.Records(t, 0, 3)); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 			if srv.count() != 3 {
@@ -649,7 +592,7 @@ func TestTooLargeRequestsAreSplit(t *testing.T) {
 	srv := startES(t)
 	srv.maxBody = 20 << 10
 	e := newSink(t, pumps.Meta{"elasticsearch_url": srv.srv.URL})
-	batch := seeded(t, 0, 200)
+	batch := testutil.Records(t, 0, 200)
 	batch[7].Policies = strings.Repeat("p", 30<<10) // larger than the cluster takes, alone
 	err := write(t, e, batch)
 	var rej *pumps.RejectedError
@@ -666,7 +609,7 @@ func TestSniffingSendsToDiscoveredNodes(t *testing.T) {
 	seed, data := startES(t), startES(t)
 	seed.nodes = strings.TrimPrefix(data.srv.URL, "http://")
 	e := newSink(t, pumps.Meta{"elasticsearch_url": seed.srv.URL, "use_sniffing": true})
-	if err := write(t, e, seeded(t, 0, 20)); err != nil {
+	if err := write(t, e, testutil.Records(t, 0, 20)); err != nil {
 		t.Fatal(err)
 	}
 	if seed.count() != 0 || data.count() != 20 {
@@ -677,7 +620,7 @@ func TestSniffingSendsToDiscoveredNodes(t *testing.T) {
 func BenchmarkWrite(b *testing.B) {
 	srv := startES(b)
 	e := newSink(b, pumps.Meta{"elasticsearch_url": srv.srv.URL, "bulk_config": map[string]any{"workers": 2, "flush_bytes": 1 << 20}})
-	batch := seeded(b, 0, 1000)
+	batch := testutil.Records(b, 0, 1000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := write(b, e, batch); err != nil {
@@ -685,24 +628,6 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
-}
-
-// goldenRaw is iam's own encoded records.
-func goldenRaw(t *testing.T) [][]byte {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "record-*.msgpack"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden records: %v", err)
-	}
-	var out [][]byte
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, raw)
-	}
-	return out
 }
 
 func TestEndToEndThroughTheDaemon(t *testing.T) {
@@ -724,7 +649,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 		return 0, ""
 	}
 	r := testutil.StartRedis(t)
-	golden := goldenRaw(t)
+	golden := testutil.GoldenRaw(t)
 	for _, raw := range golden {
 		if err := r.Client().RPush(context.Background(), analytics.DefaultKey, raw).Err(); err != nil {
 			t.Fatal(err)
@@ -744,7 +669,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 	if code := p.Wait(time.Minute); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM, want 0", code)
 	}
-	want := expectedGolden(t)
+	want := testutil.GoldenExpected(t)
 	for i, raw := range golden {
 		rec := analytics.Record{Raw: raw, TimeStamp: int64(want[i].TimeStamp)}
 		index := "iam-analytics-" + time.Unix(rec.TimeStamp, 0).UTC().Format("2006.01.02")

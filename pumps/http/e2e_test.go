@@ -44,7 +44,7 @@ func TestEndToEndDrainsRedisIntoAnHTTPServerOnce(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	ctx := context.Background()
-	golden, want := loadGolden(t)
+	golden, want := testutil.GoldenDecoded(t), testutil.GoldenExpected(t)
 	for _, g := range golden {
 		if err := redis.Client().RPush(ctx, analytics.DefaultKey, g.Raw).Err(); err != nil {
 			t.Fatal(err)

@@ -11,8 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +23,6 @@ import (
 	"github.com/pumpd/pump/internal/testutil"
 	"github.com/pumpd/pump/pumps"
 )
-
-const goldenDir = "../../../shared/testdata/iam-records"
 
 // received is one request as the server saw it, body un-gzipped.
 type received struct {
@@ -102,51 +98,6 @@ func newSink(t testing.TB, meta pumps.Meta) *HTTP {
 	}
 	t.Cleanup(func() { _ = h.Close(context.Background()) })
 	return h
-}
-
-// records returns seeded records from..to-1 as the loop would pass them.
-func records(t testing.TB, from, to int) []analytics.Record {
-	t.Helper()
-	out := make([]analytics.Record, 0, to-from)
-	for i := from; i < to; i++ {
-		rec, err := analytics.Decode(testutil.EncodedRecord(t, i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
-type golden struct {
-	File   string           `json:"file"`
-	Record analytics.Record `json:"record"`
-}
-
-func loadGolden(t testing.TB) ([]analytics.Record, []analytics.Record) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(goldenDir, "expected.json"))
-	if err != nil {
-		t.Fatalf("golden records: %v", err)
-	}
-	var want []golden
-	if err := json.Unmarshal(data, &want); err != nil {
-		t.Fatal(err)
-	}
-	var decoded, expected []analytics.Record
-	for _, g := range want {
-		raw, err := os.ReadFile(filepath.Join(goldenDir, g.File))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := analytics.Decode(raw)
-		if err != nil {
-			t.Fatalf("decode %s: %v", g.File, err)
-		}
-		decoded = append(decoded, rec)
-		expected = append(expected, g.Record)
-	}
-	return decoded, expected
 }
 
 // parseBody decodes a request body in either format.
@@ -246,7 +197,7 @@ func TestSampleConfigures(t *testing.T) {
 }
 
 func TestWriteSendsGoldenRecordsInEachFormat(t *testing.T) {
-	decoded, want := loadGolden(t)
+	decoded, want := testutil.GoldenDecoded(t), testutil.GoldenExpected(t)
 	tests := []struct {
 		format, contentType string
 		gzip                bool
@@ -318,7 +269,7 @@ func TestWriteSendsHeadersAndTheTokenFromTheEnvironment(t *testing.T) {
 		"url": s.URL, "method": "put", "auth_token_env": "PUMP_TEST_TOKEN",
 		"headers": map[string]any{"X-Source": "iam-pump", "content-type": "application/vnd.iam+json"},
 	})
-	batch := records(t, 0, 10)
+	batch := testutil.Records(t, 0, 10)
 	if err := h.Write(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +323,7 @@ func TestWriteClassifiesAnswers(t *testing.T) {
 		t.Run(strconv.Itoa(tt.code), func(t *testing.T) {
 			s := startServer(t, status(tt.code))
 			h := newSink(t, pumps.Meta{"url": s.URL, "max_retries": 2, "retry_wait": "1ms"})
-			err := h.Write(context.Background(), records(t, 0, 3))
+			err := h.Write(context.Background(), testutil.Records(t, 0, 3))
 			if err == nil {
 				t.Fatal("Write succeeded")
 			}
@@ -398,7 +349,7 @@ func TestWriteRetriesUntilTheServerAccepts(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	h := newSink(t, pumps.Meta{"url": s.URL, "retry_wait": "1ms", "gzip": true})
-	batch := records(t, 0, 20)
+	batch := testutil.Records(t, 0, 20)
 	if err := h.Write(context.Background(), batch); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
@@ -443,7 +394,7 @@ func TestWriteHonoursRetryAfter(t *testing.T) {
 			h := newSink(t, pumps.Meta{"url": s.URL, "retry_wait": "1ms"})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := h.Write(ctx, records(t, 0, 3)); err != nil {
+			if err := h.Write(ctx, testutil.Records(t, 0, 3)); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 			mu.Lock()
@@ -468,7 +419,7 @@ func TestWriteGivesUpAtOnceWhenRetryAfterPassesTheDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	start := time.Now()
-	err := h.Write(ctx, records(t, 0, 3))
+	err := h.Write(ctx, testutil.Records(t, 0, 3))
 	if err == nil || pumps.IsPermanent(err) {
 		t.Fatalf("Write = %v, want a transient error", err)
 	}
@@ -489,7 +440,7 @@ func TestWriteStopsRetryingWhenTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := h.Write(ctx, records(t, 0, 3))
+	err := h.Write(ctx, testutil.Records(t, 0, 3))
 	if err == nil || pumps.IsPermanent(err) {
 		t.Fatalf("Write = %v, want a transient error", err)
 	}
@@ -504,7 +455,7 @@ func TestWriteTimesOutASlowServer(t *testing.T) {
 	defer close(release)
 	h := newSink(t, pumps.Meta{"url": s.URL, "timeout": "200ms", "max_retries": 1, "retry_wait": "1ms"})
 	start := time.Now()
-	err := h.Write(context.Background(), records(t, 0, 3))
+	err := h.Write(context.Background(), testutil.Records(t, 0, 3))
 	if err == nil || pumps.IsPermanent(err) {
 		t.Fatalf("Write = %v, want a transient error", err)
 	}
@@ -515,7 +466,7 @@ func TestWriteTimesOutASlowServer(t *testing.T) {
 
 func TestWriteToADeadPortIsTransient(t *testing.T) {
 	h := newSink(t, pumps.Meta{"url": fmt.Sprintf("http://127.0.0.1:%d/x", testutil.FreePort(t)), "max_retries": 1, "retry_wait": "1ms"})
-	err := h.Write(context.Background(), records(t, 0, 3))
+	err := h.Write(context.Background(), testutil.Records(t, 0, 3))
 	if err == nil || pumps.IsPermanent(err) {
 		t.Fatalf("Write = %v, want a transient error", err)
 	}
@@ -534,7 +485,7 @@ func TestErrorsNeverShowCredentials(t *testing.T) {
 	t.Cleanup(s.Close)
 	u := strings.Replace(s.URL, "http://", "http://user:pa55-word@", 1) + "/in?token=query-secret"
 	h := newSink(t, pumps.Meta{"url": u, "auth_token_env": "PUMP_TEST_TOKEN", "headers": map[string]any{"X-Api-Key": "api-key-secret"}})
-	err := h.Write(context.Background(), records(t, 0, 1))
+	err := h.Write(context.Background(), testutil.Records(t, 0, 1))
 	if !pumps.IsPermanent(err) {
 		t.Fatalf("Write = %v, want permanent", err)
 	}
@@ -554,7 +505,7 @@ func TestErrorsNeverShowCredentials(t *testing.T) {
 	if err := dead.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	err = dead.Write(context.Background(), records(t, 0, 1))
+	err = dead.Write(context.Background(), testutil.Records(t, 0, 1))
 	if err == nil || strings.Contains(err.Error(), "pa55-word") || strings.Contains(err.Error(), "query-secret") {
 		t.Errorf("transport error = %v, want one without credentials", err)
 	}
@@ -568,7 +519,7 @@ func TestRedirects(t *testing.T) {
 			w.WriteHeader(http.StatusTemporaryRedirect)
 		})
 		h := newSink(t, pumps.Meta{"url": s.URL})
-		if err := h.Write(context.Background(), records(t, 0, 5)); err != nil {
+		if err := h.Write(context.Background(), testutil.Records(t, 0, 5)); err != nil {
 			t.Fatalf("Write: %v", err)
 		}
 		reqs := target.requests()
@@ -582,7 +533,7 @@ func TestRedirects(t *testing.T) {
 			w.WriteHeader(http.StatusMovedPermanently)
 		})
 		h := newSink(t, pumps.Meta{"url": s.URL})
-		err := h.Write(context.Background(), records(t, 0, 5))
+		err := h.Write(context.Background(), testutil.Records(t, 0, 5))
 		if !pumps.IsPermanent(err) || !strings.Contains(err.Error(), "/elsewhere") {
 			t.Errorf("Write = %v, want a permanent error naming the new location", err)
 		}
@@ -598,12 +549,12 @@ func TestHTTPSWithInsecureSkipVerify(t *testing.T) {
 	}))
 	t.Cleanup(s.Close)
 	strict := newSink(t, pumps.Meta{"url": s.URL, "max_retries": 0})
-	err := strict.Write(context.Background(), records(t, 0, 1))
+	err := strict.Write(context.Background(), testutil.Records(t, 0, 1))
 	if err == nil || pumps.IsPermanent(err) {
 		t.Errorf("Write to an unknown CA = %v, want a transient error", err)
 	}
 	lax := newSink(t, pumps.Meta{"url": s.URL, "ssl_insecure_skip_verify": true})
-	if err := lax.Write(context.Background(), records(t, 0, 1)); err != nil {
+	if err := lax.Write(context.Background(), testutil.Records(t, 0, 1)); err != nil {
 		t.Fatalf("Write with ssl_insecure_skip_verify: %v", err)
 	}
 	got.Wait()
@@ -623,7 +574,7 @@ func TestEmptyBatchSendsNothingAndCloseIsSafe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := h.Write(context.Background(), records(t, 0, 1)); err == nil {
+	if err := h.Write(context.Background(), testutil.Records(t, 0, 1)); err == nil {
 		t.Error("Write after Close succeeded")
 	}
 	if err := New().Close(context.Background()); err != nil {
@@ -637,7 +588,7 @@ func TestRejectedErrorIsNeverUsed(t *testing.T) {
 	s := startServer(t, status(http.StatusBadRequest))
 	h := newSink(t, pumps.Meta{"url": s.URL})
 	var rej *pumps.RejectedError
-	if err := h.Write(context.Background(), records(t, 0, 2)); errors.As(err, &rej) {
+	if err := h.Write(context.Background(), testutil.Records(t, 0, 2)); errors.As(err, &rej) {
 		t.Errorf("Write = %v, want the batch refused whole", err)
 	}
 }
@@ -660,7 +611,7 @@ func BenchmarkWrite(b *testing.B) {
 			}))
 			b.Cleanup(srv.Close)
 			h := newSink(b, pumps.Meta{"url": srv.URL, "format": "ndjson", "gzip": gz})
-			batch := records(b, 0, 1000)
+			batch := testutil.Records(b, 0, 1000)
 			ctx := context.Background()
 			for b.Loop() {
 				if err := h.Write(ctx, batch); err != nil {

@@ -24,8 +24,6 @@ import (
 	"github.com/pumpd/pump/pumps"
 )
 
-const goldenDir = "../../../shared/testdata/iam-records"
-
 // influxd is a real InfluxDB 1.x server (Debian's influxdb package) owned by
 // one test: free loopback ports, a temp dir, a generated config.
 type influxd struct {
@@ -228,67 +226,6 @@ func sameRecord(a, b analytics.Record) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-func goldenRaw(t testing.TB) [][]byte {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "record-*.msgpack"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden records in %s: %v", goldenDir, err)
-	}
-	var out [][]byte
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, raw)
-	}
-	return out
-}
-
-func goldenRecords(t testing.TB) []analytics.Record {
-	t.Helper()
-	var out []analytics.Record
-	for _, raw := range goldenRaw(t) {
-		r, err := analytics.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-func expectedGolden(t testing.TB) []analytics.Record {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []struct {
-		Record analytics.Record `json:"record"`
-	}
-	if err := json.Unmarshal(b, &files); err != nil {
-		t.Fatal(err)
-	}
-	out := make([]analytics.Record, len(files))
-	for i, f := range files {
-		out[i] = f.Record
-	}
-	return out
-}
-
-func seeded(t testing.TB, from, to int) []analytics.Record {
-	out := make([]analytics.Record, 0, to-from)
-	for i := from; i < to; i++ {
-		r, err := analytics.Decode(testutil.EncodedRecord(t, i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
 func newSink(t testing.TB, meta pumps.Meta) *Influx {
 	t.Helper()
 	x := New().(*Influx)
@@ -390,8 +327,8 @@ func TestWriteStoresEveryRecord(t *testing.T) {
 			srv.query("", "CREATE DATABASE "+db)
 			tt.meta["address"], tt.meta["database_name"] = srv.URL, db
 			x := newSink(t, tt.meta)
-			golden := goldenRecords(t)
-			batch := append(append([]analytics.Record(nil), golden...), seeded(t, 0, 1000)...)
+			golden := testutil.GoldenDecoded(t)
+			batch := append(append([]analytics.Record(nil), golden...), testutil.Records(t, 0, 1000)...)
 			if err := write(t, x, batch); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
@@ -410,7 +347,7 @@ func TestWriteStoresEveryRecord(t *testing.T) {
 				}
 			}
 			sort.Slice(goldenPts, func(i, j int) bool { return goldenPts[i].time < goldenPts[j].time })
-			want := expectedGolden(t)
+			want := testutil.GoldenExpected(t)
 			for i, p := range goldenPts { // by time: the golden records are one second apart
 				if got := asRecord(t, p); !sameRecord(got, want[i]) {
 					t.Errorf("golden record %d stored as %+v, want %+v", i, got, want[i])
@@ -440,7 +377,7 @@ func TestDecisionsOfOneSecondAreKeptAndResendingStoresOnce(t *testing.T) {
 	srv := startInfluxd(t, false)
 	srv.query("", "CREATE DATABASE iam")
 	x := newSink(t, pumps.Meta{"address": srv.URL, "database_name": "iam", "tags": []any{"effect"}})
-	batch := seeded(t, 0, 300)
+	batch := testutil.Records(t, 0, 300)
 	for i := range batch {
 		batch[i].TimeStamp = 1764057600 // all in one second, few series
 	}
@@ -458,7 +395,7 @@ func TestWriteRejectsOnlyThePointsRefused(t *testing.T) {
 	srv := startInfluxd(t, false)
 	srv.query("", "CREATE DATABASE iam")
 	x := newSink(t, pumps.Meta{"address": srv.URL, "database_name": "iam", "tags": []any{"username"}})
-	batch := seeded(t, 0, 200)
+	batch := testutil.Records(t, 0, 200)
 	// Record 50 falls in a shard of its own (2001), where "request" is
 	// already an integer: a field type conflict for that point alone.
 	batch[50].TimeStamp = 978307200
@@ -523,7 +460,7 @@ func TestWriteFailuresThatWaitForAnOperator(t *testing.T) {
 				tt.meta["database_name"] = "iam"
 			}
 			x := newSink(t, tt.meta)
-			batch := seeded(t, 0, 10)
+			batch := testutil.Records(t, 0, 10)
 			for i := range batch { // inside the week the retention policy keeps
 				batch[i].TimeStamp = time.Now().Unix() - int64(i)
 			}
@@ -556,7 +493,7 @@ func TestServerDown(t *testing.T) {
 	srv.query("", "CREATE DATABASE iam")
 	x := newSink(t, pumps.Meta{"address": srv.URL, "database_name": "iam"})
 	srv.stop()
-	err := write(t, x, seeded(t, 0, 5))
+	err := write(t, x, testutil.Records(t, 0, 5))
 	if err == nil || pumps.IsPermanent(err) {
 		t.Fatalf("Write with the server down = %v, want a transient error", err)
 	}
@@ -577,7 +514,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 	srv := startInfluxd(t, false)
 	srv.query("", "CREATE DATABASE iam")
 	r := testutil.StartRedis(t)
-	for _, raw := range goldenRaw(t) {
+	for _, raw := range testutil.GoldenRaw(t) {
 		if err := r.Client().RPush(context.Background(), analytics.DefaultKey, raw).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -609,7 +546,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 			golden = append(golden, rec)
 		}
 	}
-	want := expectedGolden(t)
+	want := testutil.GoldenExpected(t)
 	if len(golden) != len(want) {
 		t.Fatalf("%d golden points, want %d", len(golden), len(want))
 	}
@@ -660,7 +597,7 @@ func BenchmarkWrite(b *testing.B) {
 	srv := startInfluxd(b, false)
 	srv.query("", "CREATE DATABASE iam")
 	x := newSink(b, pumps.Meta{"address": srv.URL, "database_name": "iam", "tags": []any{"username", "effect"}})
-	batch := seeded(b, 0, 1000)
+	batch := testutil.Records(b, 0, 1000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := write(b, x, batch); err != nil {

@@ -35,7 +35,7 @@ func TestEndToEndDrainsRedisIntoKafkaExactlyOnce(t *testing.T) {
 	redis := testutil.StartRedis(t)
 	c := startKafka(t)
 	ctx := context.Background()
-	golden, want := loadGolden(t)
+	golden, want := testutil.GoldenDecoded(t), testutil.GoldenExpected(t)
 	for _, g := range golden {
 		if err := redis.Client().RPush(ctx, analytics.DefaultKey, g.Raw).Err(); err != nil {
 			t.Fatal(err)

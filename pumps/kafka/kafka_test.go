@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,8 +18,6 @@ import (
 	"github.com/pumpd/pump/internal/testutil"
 	"github.com/pumpd/pump/pumps"
 )
-
-const goldenDir = "../../../shared/testdata/iam-records"
 
 const topic = "iam-analytics"
 
@@ -117,39 +113,6 @@ func endOffset(t testing.TB, addrs []string, opts ...kgo.Opt) int64 {
 		t.Fatalf("list offsets: error code %d", p.ErrorCode)
 	}
 	return p.Offset
-}
-
-type golden struct {
-	File   string           `json:"file"`
-	Record analytics.Record `json:"record"`
-}
-
-// loadGolden returns iam's golden records decoded from their msgpack bytes,
-// and what expected.json says they hold.
-func loadGolden(t testing.TB) ([]analytics.Record, []analytics.Record) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(goldenDir, "expected.json"))
-	if err != nil {
-		t.Fatalf("golden records: %v", err)
-	}
-	var want []golden
-	if err := json.Unmarshal(data, &want); err != nil {
-		t.Fatal(err)
-	}
-	var decoded, expected []analytics.Record
-	for _, g := range want {
-		raw, err := os.ReadFile(filepath.Join(goldenDir, g.File))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := analytics.Decode(raw)
-		if err != nil {
-			t.Fatalf("decode %s: %v", g.File, err)
-		}
-		decoded = append(decoded, rec)
-		expected = append(expected, g.Record)
-	}
-	return decoded, expected
 }
 
 func TestConfigureRejectsBadMetaNamingTheKey(t *testing.T) {
@@ -276,7 +239,7 @@ func TestWriteGoldenRecordsArriveFieldByField(t *testing.T) {
 		"broker": brokerList(c), "topic": topic, "compressed": true,
 		"meta_data": map[string]any{"source": "iam", "dc": "eu-1"},
 	})
-	decoded, want := loadGolden(t)
+	decoded, want := testutil.GoldenDecoded(t), testutil.GoldenExpected(t)
 	if err := k.Write(context.Background(), decoded); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
@@ -357,7 +320,7 @@ func TestWriteProducesIdempotentlyWithAcksAll(t *testing.T) {
 		return nil, nil, false
 	})
 	k := newSink(t, pumps.Meta{"broker": brokerList(c), "topic": topic})
-	if err := k.Write(context.Background(), records(t, 0, 10)); err != nil {
+	if err := k.Write(context.Background(), testutil.Records(t, 0, 10)); err != nil {
 		t.Fatal(err)
 	}
 	s := <-produced
@@ -367,20 +330,6 @@ func TestWriteProducesIdempotentlyWithAcksAll(t *testing.T) {
 	if s.producerID < 0 {
 		t.Errorf("record batch producer id = %d, want an idempotent producer's id", s.producerID)
 	}
-}
-
-// records returns seeded records from..to-1 as the loop would pass them.
-func records(t testing.TB, from, to int) []analytics.Record {
-	t.Helper()
-	out := make([]analytics.Record, 0, to-from)
-	for i := from; i < to; i++ {
-		rec, err := analytics.Decode(testutil.EncodedRecord(t, i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
 }
 
 func TestWriteCompressesWithTheChosenCodec(t *testing.T) {
@@ -403,7 +352,7 @@ func TestWriteCompressesWithTheChosenCodec(t *testing.T) {
 			tt.meta["broker"] = brokerList(c)
 			tt.meta["topic"] = topic
 			k := newSink(t, tt.meta)
-			batch := records(t, 0, 200)
+			batch := testutil.Records(t, 0, 200)
 			if err := k.Write(context.Background(), batch); err != nil {
 				t.Fatal(err)
 			}
@@ -434,7 +383,7 @@ func TestWriteAuthenticatesWithSASL(t *testing.T) {
 				"broker": brokerList(c), "topic": topic,
 				"sasl_mechanism": mech, "sasl_username": "pump", "sasl_password": "s3cret-pass",
 			})
-			if err := k.Write(context.Background(), records(t, 0, 5)); err != nil {
+			if err := k.Write(context.Background(), testutil.Records(t, 0, 5)); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 			consume(t, c.ListenAddrs(), 5, kgo.SASL(k.saslMechanism()))
@@ -470,14 +419,14 @@ func TestInitWithAWrongPasswordFailsWithoutShowingIt(t *testing.T) {
 func TestWriteFailsTransientlyWhenTheBrokerIsDown(t *testing.T) {
 	c := startKafka(t)
 	k := newSink(t, pumps.Meta{"broker": brokerList(c), "topic": topic})
-	if err := k.Write(context.Background(), records(t, 0, 3)); err != nil {
+	if err := k.Write(context.Background(), testutil.Records(t, 0, 3)); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	err := k.Write(ctx, records(t, 3, 6))
+	err := k.Write(ctx, testutil.Records(t, 3, 6))
 	if err == nil {
 		t.Fatal("Write to a closed cluster succeeded")
 	}
@@ -518,7 +467,7 @@ func TestInitFailsTransientlyOnADeadPort(t *testing.T) {
 func TestWriteRejectsOnlyTheRecordKafkaCannotTake(t *testing.T) {
 	c := startKafka(t)
 	k := newSink(t, pumps.Meta{"broker": brokerList(c), "topic": topic, "compression": "none"})
-	batch := records(t, 0, 5)
+	batch := testutil.Records(t, 0, 5)
 	batch[2].Request = strings.Repeat("x", 2<<20) // over the 1 MB batch limit
 	err := k.Write(context.Background(), batch)
 	var rej *pumps.RejectedError
@@ -555,7 +504,7 @@ func TestCloseIsSafeTwiceAndWithoutInit(t *testing.T) {
 	if err := k.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.Write(context.Background(), records(t, 0, 1)); err == nil {
+	if err := k.Write(context.Background(), testutil.Records(t, 0, 1)); err == nil {
 		t.Error("Write after Close succeeded")
 	}
 }
@@ -563,7 +512,7 @@ func TestCloseIsSafeTwiceAndWithoutInit(t *testing.T) {
 func BenchmarkWrite(b *testing.B) {
 	c := startKafka(b)
 	k := newSink(b, pumps.Meta{"broker": brokerList(c), "topic": topic, "compressed": true})
-	batch := records(b, 0, 1000)
+	batch := testutil.Records(b, 0, 1000)
 	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {
@@ -579,12 +528,12 @@ func TestWriteRecoversWhenTheBrokerReturns(t *testing.T) {
 	first := startKafka(t, kfake.Ports(port))
 	k := newSink(t, pumps.Meta{"broker": brokerList(first), "topic": topic, "timeout": "1s"})
 	first.Close()
-	if err := k.Write(context.Background(), records(t, 0, 3)); err == nil {
+	if err := k.Write(context.Background(), testutil.Records(t, 0, 3)); err == nil {
 		t.Fatal("Write with the broker down succeeded")
 	}
 	second := startKafka(t, kfake.Ports(port))
 	testutil.Eventually(t, 20*time.Second, "a write to the restarted broker", func() bool {
-		return k.Write(context.Background(), records(t, 3, 6)) == nil
+		return k.Write(context.Background(), testutil.Records(t, 3, 6)) == nil
 	})
 	got := consume(t, second.ListenAddrs(), 3)
 	for i, msg := range got {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/pumpd/pump/internal/testutil"
 	"math/big"
 	"net"
 	"os"
@@ -77,7 +78,7 @@ func TestWriteOverMutualTLS(t *testing.T) {
 		"use_ssl": true, "ssl_insecure_skip_verify": true,
 		"ssl_cert_file": clientCertFile, "ssl_key_file": clientKeyFile,
 	})
-	if err := k.Write(context.Background(), records(t, 0, 5)); err != nil {
+	if err := k.Write(context.Background(), testutil.Records(t, 0, 5)); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 	consume(t, c.ListenAddrs(), 5, kgo.DialTLSConfig(&tls.Config{

@@ -92,7 +92,7 @@ func checkAllSeeded(t *testing.T, c *mongo.Collection, from, to int) {
 	if len(got) != to-from {
 		t.Errorf("%d documents, want %d", len(got), to-from)
 	}
-	for _, r := range seeded(t, from, to) {
+	for _, r := range testutil.Records(t, from, to) {
 		d, ok := got[r.ID()]
 		if !ok {
 			t.Errorf("record %s (_id %s) missing", testutil.IDOf(r), r.ID())

@@ -111,21 +111,6 @@ func count(t *testing.T, c *mongo.Collection) int64 {
 	return n
 }
 
-// seeded returns records from..to-1 as the loop hands them over: decoded
-// from iam's bytes, Raw set.
-func seeded(t *testing.T, from, to int) []analytics.Record {
-	t.Helper()
-	out := make([]analytics.Record, 0, to-from)
-	for i := from; i < to; i++ {
-		r, err := analytics.Decode(testutil.EncodedRecord(t, i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
 func write(t *testing.T, m *Mongo, batch []analytics.Record) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -397,7 +382,7 @@ func TestRedeliveryAddsNoDuplicates(t *testing.T) {
 		{"only old records", 5, 15, 30},
 	}
 	for _, s := range steps {
-		if err := write(t, m, seeded(t, s.from, s.to)); err != nil {
+		if err := write(t, m, testutil.Records(t, s.from, s.to)); err != nil {
 			t.Fatalf("%s: Write: %v", s.name, err)
 		}
 		if n := count(t, c); n != s.want {
@@ -405,7 +390,7 @@ func TestRedeliveryAddsNoDuplicates(t *testing.T) {
 		}
 	}
 	got := readAll(t, c)
-	for _, r := range seeded(t, 0, 30) {
+	for _, r := range testutil.Records(t, 0, 30) {
 		d, ok := got[r.ID()]
 		if !ok {
 			t.Fatalf("record %s missing", testutil.IDOf(r))
@@ -449,7 +434,7 @@ func (c *insertCounter) take() []int {
 
 func TestInsertsSplitByMaxInsertBatchSize(t *testing.T) {
 	f := StartFerretDB(t)
-	batch := seeded(t, 10, 20) // ids of two digits
+	batch := testutil.Records(t, 10, 20) // ids of two digits
 	for i := range batch {
 		batch[i].Effect = "allow" // and one effect: documents of one size
 	}
@@ -494,7 +479,7 @@ func TestOversizeDocumentsAreTrimmedThenRejected(t *testing.T) {
 	m := newSink(t, meta(f.URL("iam"), "oversize", "max_document_size_bytes", 4096),
 		func(m *Mongo) { m.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
 
-	batch := seeded(t, 0, 4)
+	batch := testutil.Records(t, 0, 4)
 	// 1: too large with its details, fits without them.
 	batch[1].Policies = strings.Repeat("p", 3000)
 	batch[1].Deciders = strings.Repeat("d", 2000)
@@ -545,7 +530,7 @@ func TestOversizeDocumentsAreTrimmedThenRejected(t *testing.T) {
 func TestUnreachableServerIsTransient(t *testing.T) {
 	f := StartFerretDB(t)
 	m := newSink(t, meta(f.URL("iam"), "outage"))
-	if err := write(t, m, seeded(t, 0, 5)); err != nil {
+	if err := write(t, m, testutil.Records(t, 0, 5)); err != nil {
 		t.Fatalf("Write before the outage: %v", err)
 	}
 
@@ -556,7 +541,7 @@ func TestUnreachableServerIsTransient(t *testing.T) {
 	for _, attempt := range []string{"first", "second"} {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		start := time.Now()
-		err := m.Write(ctx, seeded(t, 5, 10))
+		err := m.Write(ctx, testutil.Records(t, 5, 10))
 		took := time.Since(start)
 		cancel()
 		if err == nil {
@@ -579,7 +564,7 @@ func TestUnreachableServerIsTransient(t *testing.T) {
 	testutil.Eventually(t, 30*time.Second, "Write succeeds after FerretDB is back", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		return m.Write(ctx, seeded(t, 5, 10)) == nil
+		return m.Write(ctx, testutil.Records(t, 5, 10)) == nil
 	})
 	if n := count(t, reader(t, f, "iam", "outage")); n != 10 {
 		t.Errorf("%d documents after the outage, want 10", n)
@@ -610,7 +595,7 @@ func TestInitFailsWithoutServerAndHidesPassword(t *testing.T) {
 	if err := m.Close(ctx); err != nil {
 		t.Errorf("Close after a failed Init: %v", err)
 	}
-	if err := m.Write(ctx, seeded(t, 0, 1)); err == nil {
+	if err := m.Write(ctx, testutil.Records(t, 0, 1)); err == nil {
 		t.Error("Write on a sink whose Init failed succeeded")
 	}
 }
@@ -622,7 +607,7 @@ func TestCappedCollection(t *testing.T) {
 	t.Run("created capped when missing", func(t *testing.T) {
 		m := newSink(t, meta(f.URL("iam"), "capped", "collection_cap_enable", true,
 			"collection_cap_max_size_bytes", 1<<20))
-		if err := write(t, m, seeded(t, 0, 3)); err != nil {
+		if err := write(t, m, testutil.Records(t, 0, 3)); err != nil {
 			t.Fatal(err)
 		}
 		opts := collectionOptions(t, db, "capped")
@@ -641,7 +626,7 @@ func TestCappedCollection(t *testing.T) {
 		var logs lockedBuffer
 		m := newSink(t, meta(f.URL("iam"), "plain", "collection_cap_enable", true),
 			func(m *Mongo) { m.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
-		if err := write(t, m, seeded(t, 0, 3)); err != nil {
+		if err := write(t, m, testutil.Records(t, 0, 3)); err != nil {
 			t.Fatal(err)
 		}
 		if capped, _ := collectionOptions(t, db, "plain")["capped"].(bool); capped {
@@ -654,7 +639,7 @@ func TestCappedCollection(t *testing.T) {
 
 	t.Run("cap not requested", func(t *testing.T) {
 		m := newSink(t, meta(f.URL("iam"), "uncapped"))
-		if err := write(t, m, seeded(t, 0, 3)); err != nil {
+		if err := write(t, m, testutil.Records(t, 0, 3)); err != nil {
 			t.Fatal(err)
 		}
 		if capped, _ := collectionOptions(t, db, "uncapped")["capped"].(bool); capped {
@@ -690,7 +675,7 @@ func TestTTLIndex(t *testing.T) {
 	var logs lockedBuffer
 	m := newSink(t, meta(f.URL("iam"), "ttl"),
 		func(m *Mongo) { m.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
-	if err := write(t, m, seeded(t, 0, 3)); err != nil {
+	if err := write(t, m, testutil.Records(t, 0, 3)); err != nil {
 		t.Fatal(err)
 	}
 	c := reader(t, f, "iam", "ttl")
@@ -750,7 +735,7 @@ func TestCloseWaitsForTheWriteInFlight(t *testing.T) {
 
 	var wrote time.Time
 	werr := make(chan error, 1)
-	batch := seeded(t, 0, 200)
+	batch := testutil.Records(t, 0, 200)
 	go func() {
 		err := m.Write(ctx, batch)
 		wrote = time.Now()
@@ -770,7 +755,7 @@ func TestCloseWaitsForTheWriteInFlight(t *testing.T) {
 	if n := count(t, reader(t, f, "iam", "closing")); n != 200 {
 		t.Errorf("%d documents, want 200", n)
 	}
-	if err := m.Write(ctx, seeded(t, 0, 1)); err == nil {
+	if err := m.Write(ctx, testutil.Records(t, 0, 1)); err == nil {
 		t.Error("Write after Close succeeded")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/pumpd/pump/internal/testutil"
 	"math/big"
 	"net"
 	"os"
@@ -72,7 +73,7 @@ func TestTLS(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Init: %v", err)
 			}
-			if err := m.Write(ctx, seeded(t, 0, 3)); err != nil {
+			if err := m.Write(ctx, testutil.Records(t, 0, 3)); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 		})

@@ -34,7 +34,7 @@ func TestEndToEndDrainsRedisIntoPostgresOnce(t *testing.T) {
 	redis := testutil.StartRedis(t)
 	_, dsn := createDB(t)
 	ctx := context.Background()
-	golden, want := loadGolden(t)
+	golden, want := testutil.GoldenDecoded(t), testutil.GoldenExpected(t)
 	for _, g := range golden {
 		if err := redis.Client().RPush(ctx, analytics.DefaultKey, g.Raw).Err(); err != nil {
 			t.Fatal(err)
@@ -79,7 +79,7 @@ func TestEndToEndDrainsRedisIntoPostgresOnce(t *testing.T) {
 			t.Errorf("golden record %d stored as %+v\nwant %+v", i, r.Record, w)
 		}
 	}
-	for _, rec := range records(t, 0, total) {
+	for _, rec := range testutil.Records(t, 0, total) {
 		r, ok := got[rec.ID()]
 		if !ok || testutil.IDOf(r.Record) != testutil.IDOf(rec) {
 			t.Errorf("record %s missing or wrong", testutil.IDOf(rec))

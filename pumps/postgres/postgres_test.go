@@ -4,13 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,10 +25,7 @@ import (
 // The tests use the PostgreSQL server on 127.0.0.1:5432 (trust auth, user
 // postgres). Each test gets a database of its own, dropped at the end.
 
-const (
-	goldenDir = "../../../shared/testdata/iam-records"
-	adminDSN  = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-)
+const adminDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // createDB creates an empty database and returns its name and a DSN.
 func createDB(t testing.TB) (string, string) {
@@ -104,53 +98,6 @@ func newSink(t testing.TB, meta pumps.Meta) *Postgres {
 	}
 	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	return p
-}
-
-// records returns seeded records from..to-1 as the loop would pass them.
-func records(t testing.TB, from, to int) []analytics.Record {
-	t.Helper()
-	out := make([]analytics.Record, 0, to-from)
-	for i := from; i < to; i++ {
-		rec, err := analytics.Decode(testutil.EncodedRecord(t, i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
-type golden struct {
-	File   string           `json:"file"`
-	Record analytics.Record `json:"record"`
-}
-
-// loadGolden returns iam's golden records decoded from their msgpack bytes,
-// and what expected.json says they hold.
-func loadGolden(t testing.TB) ([]analytics.Record, []analytics.Record) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(goldenDir, "expected.json"))
-	if err != nil {
-		t.Fatalf("golden records: %v", err)
-	}
-	var want []golden
-	if err := json.Unmarshal(data, &want); err != nil {
-		t.Fatal(err)
-	}
-	var decoded, expected []analytics.Record
-	for _, g := range want {
-		raw, err := os.ReadFile(filepath.Join(goldenDir, g.File))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := analytics.Decode(raw)
-		if err != nil {
-			t.Fatalf("decode %s: %v", g.File, err)
-		}
-		decoded = append(decoded, rec)
-		expected = append(expected, g.Record)
-	}
-	return decoded, expected
 }
 
 // row is one stored record as the table holds it.
@@ -327,7 +274,7 @@ func TestInitCreatesATypedTableWithAnIndex(t *testing.T) {
 func TestWriteGoldenRecordsFieldByField(t *testing.T) {
 	_, dsn := createDB(t)
 	p := newSink(t, pumps.Meta{"dsn": dsn})
-	decoded, want := loadGolden(t)
+	decoded, want := testutil.GoldenDecoded(t), testutil.GoldenExpected(t)
 	if err := p.Write(context.Background(), decoded); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
@@ -368,18 +315,18 @@ func TestWriteTwiceStoresOnce(t *testing.T) {
 	_, dsn := createDB(t)
 	p := newSink(t, pumps.Meta{"dsn": dsn})
 	ctx := context.Background()
-	if err := p.Write(ctx, records(t, 0, 100)); err != nil {
+	if err := p.Write(ctx, testutil.Records(t, 0, 100)); err != nil {
 		t.Fatal(err)
 	}
 	// The same batch again (a crash before the trim), then an overlapping
 	// one, and a batch holding one record twice.
-	if err := p.Write(ctx, records(t, 0, 100)); err != nil {
+	if err := p.Write(ctx, testutil.Records(t, 0, 100)); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Write(ctx, records(t, 50, 150)); err != nil {
+	if err := p.Write(ctx, testutil.Records(t, 50, 150)); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Write(ctx, append(records(t, 150, 151), records(t, 150, 151)...)); err != nil {
+	if err := p.Write(ctx, append(testutil.Records(t, 150, 151), testutil.Records(t, 150, 151)...)); err != nil {
 		t.Fatal(err)
 	}
 	c := connect(t, dsn)
@@ -387,7 +334,7 @@ func TestWriteTwiceStoresOnce(t *testing.T) {
 		t.Errorf("%d rows, want 151", n)
 	}
 	got := readAll(t, c, DefaultTable)
-	for _, r := range records(t, 0, 151) {
+	for _, r := range testutil.Records(t, 0, 151) {
 		if g, ok := got[r.ID()]; !ok || testutil.IDOf(g.Record) != testutil.IDOf(r) {
 			t.Errorf("record %s missing or wrong", testutil.IDOf(r))
 		}
@@ -397,7 +344,7 @@ func TestWriteTwiceStoresOnce(t *testing.T) {
 func TestWriteSplitsIntoTransactionsOfBatchSize(t *testing.T) {
 	_, dsn := createDB(t)
 	p := newSink(t, pumps.Meta{"dsn": dsn, "batch_size": 7})
-	if err := p.Write(context.Background(), records(t, 0, 50)); err != nil {
+	if err := p.Write(context.Background(), testutil.Records(t, 0, 50)); err != nil {
 		t.Fatal(err)
 	}
 	c := connect(t, dsn)
@@ -414,7 +361,7 @@ func TestWriteSplitsIntoTransactionsOfBatchSize(t *testing.T) {
 func TestWriteRejectsOnlyRecordsATextColumnCannotHold(t *testing.T) {
 	_, dsn := createDB(t)
 	p := newSink(t, pumps.Meta{"dsn": dsn})
-	batch := records(t, 0, 6)
+	batch := testutil.Records(t, 0, 6)
 	batch[1].Username = "nul\x00byte"
 	batch[4].Request = "bad utf-8 \xff\xfe"
 	err := p.Write(context.Background(), batch)
@@ -440,7 +387,7 @@ func TestWriteIntoASchemaTable(t *testing.T) {
 	_, dsn := createDB(t)
 	exec(t, connect(t, dsn), "CREATE SCHEMA audit")
 	p := newSink(t, pumps.Meta{"dsn": dsn, "table": "audit.Decisions"})
-	if err := p.Write(context.Background(), records(t, 0, 10)); err != nil {
+	if err := p.Write(context.Background(), testutil.Records(t, 0, 10)); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, connect(t, dsn), `audit."Decisions"`); n != 10 {
@@ -504,7 +451,7 @@ func TestWriteErrorsThatRetryingCannotFixArePermanent(t *testing.T) {
 			effect varchar(4) NOT NULL, conclusion text NOT NULL, request text NOT NULL, policies text NOT NULL,
 			deciders text NOT NULL, expire_at timestamptz, record_id text NOT NULL UNIQUE)`)
 		p := newSink(t, pumps.Meta{"dsn": dsn, "table": "t"})
-		err := p.Write(context.Background(), records(t, 0, 3)) // "allow" is 5 characters
+		err := p.Write(context.Background(), testutil.Records(t, 0, 3)) // "allow" is 5 characters
 		if !pumps.IsPermanent(err) || !strings.Contains(err.Error(), "22001") {
 			t.Errorf("Write = %v, want permanent SQLSTATE 22001", err)
 		}
@@ -530,7 +477,7 @@ func TestWriteErrorsThatRetryingCannotFixArePermanent(t *testing.T) {
 		p := newSink(t, pumps.Meta{"dsn": strings.Replace(dsn, "postgres@", role+"@", 1), "table": "t"})
 		exec(t, owner, "ALTER TABLE t OWNER TO postgres")
 		exec(t, owner, "REVOKE ALL ON t FROM "+role)
-		err := p.Write(context.Background(), records(t, 0, 3))
+		err := p.Write(context.Background(), testutil.Records(t, 0, 3))
 		if !pumps.IsPermanent(err) || !strings.Contains(err.Error(), "42501") {
 			t.Errorf("Write = %v, want permanent SQLSTATE 42501", err)
 		}
@@ -605,13 +552,13 @@ func TestWriteFailsTransientlyWhenTheConnectionIsCutAndRecovers(t *testing.T) {
 	proxied := strings.Replace(dsn, "127.0.0.1:5432", px.addr, 1)
 	p := newSink(t, pumps.Meta{"dsn": proxied})
 	ctx := context.Background()
-	if err := p.Write(ctx, records(t, 0, 10)); err != nil {
+	if err := p.Write(ctx, testutil.Records(t, 0, 10)); err != nil {
 		t.Fatal(err)
 	}
 	px.Close()
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err := p.Write(wctx, records(t, 10, 20))
+	err := p.Write(wctx, testutil.Records(t, 10, 20))
 	if err == nil {
 		t.Fatal("Write through a cut connection succeeded")
 	}
@@ -620,7 +567,7 @@ func TestWriteFailsTransientlyWhenTheConnectionIsCutAndRecovers(t *testing.T) {
 	}
 	startProxy(t, px.addr) // the server is back on the same address
 	testutil.Eventually(t, 20*time.Second, "a write once the server is back", func() bool {
-		return p.Write(ctx, records(t, 10, 20)) == nil
+		return p.Write(ctx, testutil.Records(t, 10, 20)) == nil
 	})
 	if n := count(t, connect(t, dsn), DefaultTable); n != 20 {
 		t.Errorf("%d rows, want 20", n)
@@ -638,7 +585,7 @@ func TestCloseIsSafeTwiceAndWithoutInit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := p.Write(context.Background(), records(t, 0, 1)); err == nil {
+	if err := p.Write(context.Background(), testutil.Records(t, 0, 1)); err == nil {
 		t.Error("Write after Close succeeded")
 	}
 }
@@ -646,7 +593,7 @@ func TestCloseIsSafeTwiceAndWithoutInit(t *testing.T) {
 func BenchmarkWrite(b *testing.B) {
 	_, dsn := createDB(b)
 	p := newSink(b, pumps.Meta{"dsn": dsn})
-	batch := records(b, 0, 1000)
+	batch := testutil.Records(b, 0, 1000)
 	ctx := context.Background()
 	iter := 0
 	for b.Loop() {

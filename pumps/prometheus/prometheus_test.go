@@ -28,27 +28,6 @@ const goldenDir = "../../../shared/testdata/iam-records"
 
 const metric = "iam_user_authorization_status_total"
 
-func goldenRecords(t testing.TB) []analytics.Record {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "record-*.msgpack"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden records in %s: %v", goldenDir, err)
-	}
-	var out []analytics.Record
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := analytics.Decode(raw)
-		if err != nil {
-			t.Fatalf("decode %s: %v", f, err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
 func seeded(from, to int) []analytics.Record {
 	out := make([]analytics.Record, 0, to-from)
 	for i := from; i < to; i++ {
@@ -203,7 +182,7 @@ func TestScrapeCountsEveryDecision(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.batches[0] == nil {
-				tt.batches[0] = goldenRecords(t)
+				tt.batches[0] = testutil.GoldenDecoded(t)
 			}
 			p := newSink(t, pumps.Meta{})
 			url := serve(t, p)
@@ -217,7 +196,7 @@ func TestScrapeCountsEveryDecision(t *testing.T) {
 	}
 	t.Run("iam's codes for the golden records", func(t *testing.T) {
 		p := newSink(t, pumps.Meta{})
-		if err := p.Write(context.Background(), goldenRecords(t)); err != nil {
+		if err := p.Write(context.Background(), testutil.GoldenDecoded(t)); err != nil {
 			t.Fatal(err)
 		}
 		// peter was allowed; maria and the record without a username denied.

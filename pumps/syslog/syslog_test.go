@@ -357,48 +357,6 @@ func (r *receiver) caFile(t testing.TB) string {
 	return testutil.WriteFile(t, "ca.pem", string(r.certPEM))
 }
 
-// goldenRecords decodes iam's own encoded records.
-func goldenRecords(t testing.TB) []analytics.Record {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "record-*.msgpack"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden records in %s: %v", goldenDir, err)
-	}
-	var out []analytics.Record
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := analytics.Decode(raw)
-		if err != nil {
-			t.Fatalf("decode %s: %v", f, err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// expectedGolden is expected.json: what iam's records must read as.
-func expectedGolden(t testing.TB) []analytics.Record {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []struct {
-		Record analytics.Record `json:"record"`
-	}
-	if err := json.Unmarshal(b, &files); err != nil {
-		t.Fatal(err)
-	}
-	out := make([]analytics.Record, len(files))
-	for i, f := range files {
-		out[i] = f.Record
-	}
-	return out
-}
-
 func seeded(from, to int) []analytics.Record {
 	out := make([]analytics.Record, 0, to-from)
 	for i := from; i < to; i++ {
@@ -523,7 +481,7 @@ func TestWriteDeliversEveryRecord(t *testing.T) {
 				meta["tls_ca_file"] = rcv.caFile(t)
 			}
 			s := newSink(t, meta)
-			golden := goldenRecords(t)
+			golden := testutil.GoldenDecoded(t)
 			batch := append(append([]analytics.Record(nil), golden...), seeded(0, 500)...)
 			if err := write(t, s, batch); err != nil {
 				t.Fatalf("Write: %v", err)
@@ -532,7 +490,7 @@ func TestWriteDeliversEveryRecord(t *testing.T) {
 			if len(msgs) != len(batch) {
 				t.Fatalf("received %d messages, want %d", len(msgs), len(batch))
 			}
-			want := expectedGolden(t)
+			want := testutil.GoldenExpected(t)
 			for i, m := range msgs[:len(golden)] {
 				if !sameRecord(m.record, want[i]) {
 					t.Errorf("golden record %d arrived as %+v, want %+v", i, m.record, want[i])
@@ -728,7 +686,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 			if code := p.Wait(time.Minute); code != 0 {
 				t.Fatalf("exit status %d after SIGTERM, want 0", code)
 			}
-			want := expectedGolden(t)
+			want := testutil.GoldenExpected(t)
 			for i := range want {
 				if !sameRecord(msgs[i].record, want[i]) {
 					t.Errorf("golden record %d arrived as %+v, want %+v", i, msgs[i].record, want[i])
