@@ -209,7 +209,9 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 	if trimErr == nil {
 		p.lastDrain.Store(time.Now().UnixNano())
 	}
-	if cause := context.Cause(abort); trimErr == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+	// Why the drain was aborted (a lost lease, a refused trim) says more
+	// than the unfinished batches it left behind.
+	if cause := context.Cause(abort); cause != nil && !errors.Is(cause, context.Canceled) {
 		trimErr = cause
 	}
 	if st.records > 0 || trimErr != nil {
