@@ -36,6 +36,7 @@ fuzz: ## fuzz the decoders and the config loader for longer
 
 test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./analytics
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendRow$$' -fuzztime $(FUZZTIME) ./pumps/csv
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendJSONString$$' -fuzztime $(FUZZTIME) ./analytics
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
 
@@ -44,8 +45,9 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 	cd internal/testenv/mongo && $(GO) vet ./...
 
-bench: test-deps ## drain benchmark: the pump against a raw LPOP drain, same run
-	$(GO) run ./cmd/pumpbench -records $${RECORDS:-1000000} -out bench/results.md
+bench: test-deps $(FERRETDB) ## drain benchmark: the pump into every sink against a raw LPOP drain, same run (RECORDS, SLOW_RECORDS, SINKS)
+	$(GO) run ./cmd/pumpbench -records $${RECORDS:-1000000} -slow-records $${SLOW_RECORDS:-200000} \
+		-sinks $${SINKS:-all} -ferretdb $(CURDIR)/$(FERRETDB) -out bench/results.md
 
 clean:
 	rm -rf bin demo-out

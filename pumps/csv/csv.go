@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"context"
 	_ "embed"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pumpd/pump/analytics"
@@ -44,7 +44,7 @@ type CSV struct {
 	cfg  Config
 	now  func() time.Time
 	file *appendfile.File
-	row  []string
+	buf  []byte
 }
 
 // Configure implements pumps.Sink.
@@ -59,10 +59,7 @@ func (c *CSV) Configure(meta pumps.Meta) error {
 }
 
 // Init implements pumps.Sink. Files are opened on first write of each hour.
-func (c *CSV) Init(context.Context) error {
-	c.row = make([]string, len(Header))
-	return nil
-}
+func (c *CSV) Init(context.Context) error { return nil }
 
 func (c *CSV) fileFor(t time.Time) (*appendfile.File, error) {
 	path := filepath.Join(c.cfg.Dir, t.Format("2006-01-02-15")+".csv")
@@ -94,19 +91,19 @@ func (c *CSV) Write(_ context.Context, batch []analytics.Record) error {
 		return fmt.Errorf("csv: %w", err)
 	}
 	err = f.Append(func(w *bufio.Writer) error {
-		cw := csv.NewWriter(w)
 		if size == 0 {
-			if err := cw.Write(Header); err != nil {
+			c.buf = AppendRow(c.buf[:0], Header...)
+			if _, err := w.Write(c.buf); err != nil {
 				return err
 			}
 		}
 		for i := range batch {
-			if err := cw.Write(c.values(&batch[i])); err != nil {
+			c.buf = appendRecord(c.buf[:0], &batch[i])
+			if _, err := w.Write(c.buf); err != nil {
 				return err
 			}
 		}
-		cw.Flush()
-		return cw.Error()
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("csv: %w", err)
@@ -114,18 +111,64 @@ func (c *CSV) Write(_ context.Context, batch []analytics.Record) error {
 	return nil
 }
 
-// values formats one record as iam does: the timestamp in decimal and
-// ExpireAt as Go prints a time.
-func (c *CSV) values(r *analytics.Record) []string {
-	c.row[0] = strconv.FormatInt(r.TimeStamp, 10)
-	c.row[1] = r.Username
-	c.row[2] = r.Effect
-	c.row[3] = r.Conclusion
-	c.row[4] = r.Request
-	c.row[5] = r.Policies
-	c.row[6] = r.Deciders
-	c.row[7] = r.ExpireAt.String()
-	return c.row
+// expireAtLayout is how Go prints a time.Time (its String method), which
+// is how iam-pump writes ExpireAt.
+const expireAtLayout = "2006-01-02 15:04:05.999999999 -0700 MST"
+
+// appendRecord appends one record as a CSV row, formatted as iam does: the
+// timestamp in decimal and ExpireAt as Go prints a time.
+func appendRecord(b []byte, r *analytics.Record) []byte {
+	b = strconv.AppendInt(b, r.TimeStamp, 10)
+	for _, field := range [...]string{r.Username, r.Effect, r.Conclusion, r.Request, r.Policies, r.Deciders} {
+		b = append(b, ',')
+		b = appendField(b, field)
+	}
+	b = append(b, ',')
+	b = r.ExpireAt.AppendFormat(b, expireAtLayout)
+	return append(b, '\n')
+}
+
+// AppendRow appends fields as one CSV row (RFC 4180, "\n" line ends).
+func AppendRow(b []byte, fields ...string) []byte {
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendField(b, f)
+	}
+	return append(b, '\n')
+}
+
+// appendField quotes a field when it holds a separator, a quote, a line
+// break or leading space, doubling its quotes, as encoding/csv does; the
+// records' JSON columns always need it, so this avoids encoding/csv's
+// rune-by-rune writing of quoted fields.
+func appendField(b []byte, f string) []byte {
+	if !needsQuotes(f) {
+		return append(b, f...)
+	}
+	b = append(b, '"')
+	for {
+		i := strings.IndexByte(f, '"')
+		if i < 0 {
+			break
+		}
+		b = append(b, f[:i+1]...)
+		b = append(b, '"')
+		f = f[i+1:]
+	}
+	b = append(b, f...)
+	return append(b, '"')
+}
+
+func needsQuotes(f string) bool {
+	if f == "" {
+		return false
+	}
+	if f == `\.` || f[0] == ' ' || f[0] == '\t' {
+		return true
+	}
+	return strings.ContainsAny(f, ",\"\r\n")
 }
 
 // Close implements pumps.Sink.
