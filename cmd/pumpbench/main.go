@@ -1,105 +1,243 @@
 // Command pumpbench measures the pump's drain rate against the raw ceiling
-// in one run: it starts its own redis-server, seeds N iam records, times an
-// at-most-once LPOP+decode loop (the ceiling), then the real pump binary to
-// each sink, and prints records/s, the ratio to the ceiling and peak RSS.
+// in one run: it starts its own redis-server, seeds N distinct iam records,
+// times an at-most-once LPOP+decode loop (the ceiling), then the real pump
+// binary draining into each sink that ships in pumps/, each into a real
+// server (or the test server of the sink's own tests), and prints
+// records/s, the ratio to the ceiling and the pump's peak RSS. Every drain
+// is checked at the end: the pump's counters, no dead letters or parked
+// records, and exactly N records counted on the receiving side.
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-redis/redis/v8"
-
-	"github.com/pumpd/pump/analytics"
 )
 
-const key = analytics.DefaultKey
+// env is what every drain shares.
+type env struct {
+	work      string // temporary directory, removed at exit
+	bin       string // the pump binary, built from ./cmd/pump
+	batch     int    // the pump's batch-size, 0: its default
+	readAhead int    // the pump's read-ahead, 0: its default
+	ferretdb  string // the FerretDB test server binary, "": find or build it
+	postgres  string // URL of a PostgreSQL superuser on the maintenance database
+}
 
 type result struct {
 	name    string
 	records int
 	took    time.Duration
 	rssKB   int64
-	note    string
+	server  string // where the records went
+	inProc  bool   // that server shares pumpbench's process (and CPU)
+	slow    bool   // drained -slow-records records
+	check   string // what was checked at the end
+	skipped string // why the line was not measured
+	err     error  // why the measurement is no result
 }
 
-func (r result) rate() float64 { return float64(r.records) / r.took.Seconds() }
+func (r result) rate() float64 {
+	if r.took <= 0 {
+		return 0
+	}
+	return float64(r.records) / r.took.Seconds()
+}
+
+func (r result) measured() bool { return r.skipped == "" && r.err == nil && r.took > 0 }
 
 func main() {
 	n := flag.Int("records", 1_000_000, "records to seed for each drain")
-	sinks := flag.String("sinks", "dummy,jsonl,csv", "comma-separated sinks to drain into")
+	slowN := flag.Int("slow-records", 200_000, "records for the slow sinks (elasticsearch, postgres, mongo, influx), at most -records")
+	sinkList := flag.String("sinks", "all", `comma-separated sinks to drain into, or "all"`)
 	out := flag.String("out", "", "also write the table to this Markdown file")
 	batch := flag.Int("batch-size", 0, "the pump's batch-size (0: its default)")
 	readAhead := flag.Int("read-ahead", 0, "the pump's read-ahead (0: its default)")
+	ferretdb := flag.String("ferretdb", "", "the FerretDB test server binary (make builds bin/ferretdb-test; default: $PUMP_TEST_FERRETDB, else built from internal/testenv/mongo)")
+	postgres := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+		"PostgreSQL server for the postgres sink: a user that may create databases, on an existing database")
 	flag.Parse()
-	if err := run(*n, strings.Split(*sinks, ","), *out, *batch, *readAhead); err != nil {
+	if *n <= 0 || *slowN <= 0 {
+		fmt.Fprintln(os.Stderr, "pumpbench: -records and -slow-records must be positive")
+		os.Exit(2)
+	}
+	selected, err := selectSinks(*sinkList)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pumpbench:", err)
+		os.Exit(2)
+	}
+	handleInterrupts()
+	e := &env{batch: *batch, readAhead: *readAhead, ferretdb: *ferretdb, postgres: *postgres}
+	if err := run(e, *n, min(*slowN, *n), selected, *sinkList == "all", *out); err != nil {
 		fmt.Fprintln(os.Stderr, "pumpbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, sinks []string, out string, batch, readAhead int) error {
+func run(e *env, n, slowN int, selected []benchSink, all bool, out string) error {
 	work, err := os.MkdirTemp("", "pumpbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	bin := filepath.Join(work, "pump")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/pump")
+	defer onExit(func() { os.RemoveAll(work) })()
+	e.work = work
+	e.bin = filepath.Join(work, "pump")
+	build := exec.Command("go", "build", "-o", e.bin, "./cmd/pump")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build the pump: %w", err)
 	}
+	var unbenched []string
+	if all {
+		unbenched = notBenchmarked(e.bin)
+		for _, s := range unbenched {
+			fmt.Fprintf(os.Stderr, "pumpbench: warning: the pump registers sink %q, which has no benchmark here\n", s)
+		}
+	}
+	loadStart := loadAverage()
 	port, stopRedis, err := startRedis(work)
 	if err != nil {
 		return err
 	}
-	defer stopRedis()
+	defer onExit(stopRedis)()
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
 	defer client.Close()
 
-	records := sampleRecords()
-	var results []result
-	fmt.Fprintf(os.Stderr, "seeding %d records of ~%d bytes\n", n, len(records[0]))
-	if err := seed(client, records, n); err != nil {
+	fmt.Fprintf(os.Stderr, "seeding %d distinct records of ~%d bytes\n", n, len(encoded(0)))
+	if err := seed(client, n); err != nil {
 		return err
 	}
-	ceiling, err := rawDrain(client, n)
+	ceiling, err := rawDrain(client, n, "ceiling: LPOP 1000 + decode (unsafe)")
 	if err != nil {
 		return err
 	}
-	results = append(results, ceiling)
+	results := []result{ceiling}
 	report(ceiling, ceiling)
-	for _, sink := range sinks {
-		if err := seed(client, records, n); err != nil {
-			return err
-		}
-		r, err := pumpDrain(bin, work, port, sink, client, n, batch, readAhead)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sink, err)
+	failed := 0
+	for _, b := range selected {
+		r := drainInto(e, port, client, b, n, slowN)
+		if r.err != nil {
+			failed++
 		}
 		results = append(results, r)
 		report(r, ceiling)
+		runtime.GC()
+		debug.FreeOSMemory() // what an in-process server held goes back before the next drain
 	}
+	// The ceiling again: if it moved much, the machine's speed changed
+	// during the run and the ratios above are less trustworthy.
+	if err := seed(client, n); err != nil {
+		return err
+	}
+	again, err := rawDrain(client, n, "ceiling again, at the end of the run")
+	if err != nil {
+		return err
+	}
+	results = append(results, again)
+	report(again, ceiling)
 	if out != "" {
-		return writeMarkdown(out, results, n)
+		load := fmt.Sprintf("load average %s at the start, %s at the end", loadStart, loadAverage())
+		if err := writeMarkdown(out, results, n, slowN, unbenched, load); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d drains failed their checks (see the table)", failed, len(selected))
 	}
 	return nil
 }
 
+// drainInto sets up one sink's server, seeds the list and drains it with
+// the pump. A failure is kept in the result rather than ending the run.
+func drainInto(e *env, port int, client *redis.Client, b benchSink, n, slowN int) result {
+	slow := b.slow && slowN < n
+	if slow {
+		n = slowN
+	}
+	r := result{name: "pump → " + b.name + " (at-least-once)", records: n, slow: slow}
+	fmt.Fprintf(os.Stderr, "%s: setting up\n", b.name)
+	t, err := b.setup(e, n)
+	var s skipError
+	if errors.As(err, &s) {
+		r.skipped = s.reason
+		return r
+	}
+	if err != nil {
+		r.err = err
+		return r
+	}
+	if t.close != nil {
+		defer onExit(t.close)()
+	}
+	r.server, r.inProc = t.server, t.inProc
+	if err := seed(client, n); err != nil {
+		r.err = err
+		return r
+	}
+	fmt.Fprintf(os.Stderr, "%s: draining %d records\n", b.name, n)
+	got, err := pumpDrain(e, port, b, t, client, n)
+	got.slow = slow
+	got.err = err
+	return got
+}
+
+// notBenchmarked lists the sinks the pump registers that have no line in
+// the table (the test-only faulty sink is not in a normal build).
+func notBenchmarked(bin string) []string {
+	outb, err := exec.Command(bin, "plugins").Output()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pumpbench: warning: pump plugins: %v\n", err)
+		return nil
+	}
+	var missing []string
+	inSinks := false
+	for _, line := range strings.Split(string(outb), "\n") {
+		switch {
+		case strings.HasPrefix(line, "sinks"):
+			inSinks = true
+		case !strings.HasPrefix(line, " "):
+			inSinks = false
+		case inSinks:
+			name := strings.Fields(line)[0]
+			if !slices.ContainsFunc(sinks, func(b benchSink) bool { return b.name == name }) {
+				missing = append(missing, name)
+			}
+		}
+	}
+	return missing
+}
+
 func report(r, ceiling result) {
-	fmt.Printf("%-34s %9d records/s  %5.2fx ceiling  peak RSS %s\n", r.name, int(r.rate()), r.rate()/ceiling.rate(), rss(r.rssKB))
+	switch {
+	case r.skipped != "":
+		fmt.Printf("%-44s skipped: %s\n", r.name, r.skipped)
+	case r.err != nil && r.took == 0:
+		fmt.Printf("%-44s FAILED: %v\n", r.name, r.err)
+	case r.err != nil:
+		fmt.Printf("%-44s %9s records %9d records/s  %5.2fx ceiling  peak RSS %s  FAILED: %v\n",
+			r.name, thousands(r.records), int(r.rate()), r.rate()/ceiling.rate(), rss(r.rssKB), r.err)
+	default:
+		fmt.Printf("%-44s %9s records %9d records/s  %5.2fx ceiling  peak RSS %-10s %s\n",
+			r.name, thousands(r.records), int(r.rate()), r.rate()/ceiling.rate(), rss(r.rssKB), r.check)
+	}
+	if r.server != "" && r.server != "-" {
+		where := r.server
+		if r.inProc {
+			where += " (in-process: competes with the pump for the CPU)"
+		}
+		fmt.Printf("%-44s into %s\n", "", strings.ReplaceAll(where, "**", ""))
+	}
 }
 
 func rss(kb int64) string {
@@ -109,183 +247,77 @@ func rss(kb int64) string {
 	return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
 }
 
-func startRedis(dir string) (int, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-	if err := cmd.Start(); err != nil {
-		return 0, nil, fmt.Errorf("start redis-server (make test-deps installs it): %w", err)
-	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
-	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); c.Ping(context.Background()).Err() != nil; {
-		if time.Now().After(deadline) {
-			stop()
-			return 0, nil, errors.New("redis-server did not answer")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return port, stop, nil
-}
-
-// sampleRecords are realistic iam records (~650 bytes encoded) with
-// varying users; the seed cycles through them.
-func sampleRecords() [][]byte {
-	var out [][]byte
-	for i := 0; i < 64; i++ {
-		user := fmt.Sprintf("user-%d", i%7)
-		rec := analytics.Record{
-			TimeStamp: 1764057600 + int64(i), Username: user, Effect: "allow",
-			Conclusion: "policies 68819e5a-738b-41ec-b03c-b58a1b19d043 allow access",
-			Request: `{"resource":"resources:articles:ladon-introduction","action":"delete","subject":"users:` + user +
-				`","context":{"remoteIP":"192.168.0.5","username":"` + user + `"}}`,
-			Policies: `[{"id":"68819e5a-738b-41ec-b03c-b58a1b19d043","description":"One policy to rule them all.","subjects":["users:<peter|ken>","users:maria","groups:admins"],"effect":"allow","resources":["resources:articles:<.*>","resources:printer"],"actions":["delete","<create|update>"],"conditions":{"remoteIP":{"type":"CIDRCondition","options":{"cidr":"192.168.0.1/16"}}},"meta":null}]`,
-			Deciders: `[{"id":"68819e5a-738b-41ec-b03c-b58a1b19d043","effect":"allow"}]`,
-			ExpireAt: time.Unix(1764057600, 0).AddDate(100, 0, 0),
-		}
-		b, err := analytics.Encode(&rec)
-		if err != nil {
-			panic(err)
-		}
-		out = append(out, b)
-	}
-	return out
-}
-
-func seed(c *redis.Client, records [][]byte, n int) error {
-	ctx := context.Background()
-	if err := c.Del(ctx, key).Err(); err != nil {
-		return err
-	}
-	const chunk = 5000
-	pipe := c.Pipeline()
-	for start := 0; start < n; start += chunk {
-		vals := make([]any, 0, chunk)
-		for i := start; i < min(start+chunk, n); i++ {
-			vals = append(vals, records[i%len(records)])
-		}
-		pipe.RPush(ctx, key, vals...)
-		if pipe.Len() >= 20 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				return err
-			}
-		}
-	}
-	_, err := pipe.Exec(ctx)
-	return err
-}
-
-// rawDrain is the ceiling: LPOP 1000 and decode, at-most-once, nothing
-// written — what an unsafe pump does at best.
-func rawDrain(c *redis.Client, n int) (result, error) {
-	ctx := context.Background()
-	start := time.Now()
-	got := 0
-	for {
-		vals, err := c.LPopCount(ctx, key, 1000).Result()
-		if errors.Is(err, redis.Nil) || len(vals) == 0 {
-			break
-		}
-		if err != nil {
-			return result{}, err
-		}
-		for _, v := range vals {
-			if _, err := analytics.Decode([]byte(v)); err != nil {
-				return result{}, err
-			}
-		}
-		got += len(vals)
-	}
-	if got != n {
-		return result{}, fmt.Errorf("raw drain read %d, want %d", got, n)
-	}
-	return result{name: "ceiling: LPOP 1000 + decode (unsafe)", records: n, took: time.Since(start)}, nil
-}
-
-func pumpDrain(bin, work string, port int, sink string, c *redis.Client, n, batch, readAhead int) (result, error) {
-	outDir := filepath.Join(work, "out-"+sink)
-	os.RemoveAll(outDir)
-	var meta string
-	switch sink {
-	case "dummy":
-		meta = "{}"
-	case "csv":
-		meta = fmt.Sprintf("{csv_dir: %q}", outDir)
-	case "jsonl":
-		meta = fmt.Sprintf("{path: %q}", filepath.Join(outDir, "out.jsonl"))
-	default:
-		return result{}, fmt.Errorf("no benchmark configuration for sink %q", sink)
-	}
-	extra := ""
-	if batch > 0 {
-		extra += fmt.Sprintf("batch-size: %d\n", batch)
-	}
-	if readAhead > 0 {
-		extra += fmt.Sprintf("read-ahead: %d\n", readAhead)
-	}
-	cfg := fmt.Sprintf("purge-delay: 1\nhealth-check-address: 127.0.0.1:0\nredis: {host: 127.0.0.1, port: %d}\n%s"+
-		"log: {level: warn, output-paths: stderr}\npumps:\n  bench: {type: %s, meta: %s}\n", port, extra, sink, meta)
-	path := filepath.Join(work, "bench-"+sink+".yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return result{}, err
-	}
-	cmd := exec.Command(bin, "run", "-c", path)
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return result{}, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	ctx := context.Background()
-	for {
-		left, err := c.LLen(ctx, key).Result()
-		if err != nil {
-			_ = cmd.Process.Kill()
-			<-exited
-			return result{}, err
-		}
-		if left == 0 {
-			break
-		}
-		select {
-		case err := <-exited:
-			return result{}, fmt.Errorf("the pump exited before the list drained: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	took := time.Since(start)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-exited; err != nil {
-		return result{}, fmt.Errorf("pump exit: %w", err)
-	}
-	var maxKB int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		maxKB = ru.Maxrss
-	}
-	return result{name: "pump → " + sink + " (at-least-once)", records: n, took: took, rssKB: maxKB}, nil
-}
-
-func writeMarkdown(path string, results []result, n int) error {
+// thousands writes n with comma separators: 1,000,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Drain benchmark\n\n`make bench` (cmd/pumpbench), %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "Machine: %s, %d cores, %s; %s; %s. %d records of ~650 bytes per drain, one redis-server on loopback.\n\n",
-		cpuModel(), runtime.NumCPU(), memTotal(), redisVersion(), runtime.Version(), n)
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func writeMarkdown(path string, results []result, n, slowN int, unbenched []string, load string) error {
+	ceiling := results[0]
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Drain benchmark\n\n`make bench` (cmd/pumpbench), %s. See bench/README.md for what the lines mean.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "Machine: %s, %d cores, %s; %s; %s; %s. Distinct iam records of ~%d bytes, one redis-server on loopback.\n\n",
+		cpuModel(), runtime.NumCPU(), memTotal(), redisVersion(), runtime.Version(), load, len(encoded(0)))
 	b.WriteString("Absolute rates vary 2-3x between machines and runs; the ratio to the ceiling, measured in the same run, is the figure to compare.\n\n")
-	b.WriteString("| drain | records/s | ratio to the ceiling | peak RSS |\n|---|---|---|---|\n")
+	b.WriteString("| drain | records | records/s | ratio to the ceiling | pump's peak RSS | where the records went | checked at the end |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	anyInProc, anySlow := false, false
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %d | %.2f | %s |\n", r.name, int(r.rate()), r.rate()/results[0].rate(), rss(r.rssKB))
+		server := r.server
+		if r.inProc {
+			server += " †"
+			anyInProc = true
+		}
+		records := thousands(r.records)
+		if r.slow {
+			records += " ‡"
+			anySlow = true
+		}
+		switch {
+		case r.skipped != "":
+			fmt.Fprintf(&b, "| %s | - | - | - | - | skipped: %s | |\n", r.name, mdEscape(r.skipped))
+		case !r.measured() && r.took == 0:
+			fmt.Fprintf(&b, "| %s | %s | - | - | - | %s | **FAILED**: %s |\n", r.name, records, server, mdEscape(r.err.Error()))
+		case r.err != nil:
+			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %s | %s | **FAILED**: %s |\n", r.name, records, int(r.rate()),
+				r.rate()/ceiling.rate(), rss(r.rssKB), server, mdEscape(r.err.Error()))
+		default:
+			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %s | %s | %s |\n", r.name, records, int(r.rate()),
+				r.rate()/ceiling.rate(), rss(r.rssKB), server, r.check)
+		}
+	}
+	b.WriteString("\n")
+	if anyInProc {
+		b.WriteString("† The server runs inside pumpbench: its CPU competes with the pump's on this machine's " +
+			strconv.Itoa(runtime.NumCPU()) + " cores, so that line understates what the pump does against a server elsewhere. " +
+			"(redis-server and the servers in their own processes share the same cores too.)\n\n")
+	}
+	if anySlow {
+		fmt.Fprintf(&b, "‡ A slow sink: it drains %s records (-slow-records) instead of %s. Its ratio stays comparable: "+
+			"it is records/s over the ceiling's records/s.\n\n", thousands(slowN), thousands(n))
+	}
+	b.WriteString("records/s runs from the pump's start (start-up and the sink's connection included) until the list is empty, " +
+		"that is until every batch was written and trimmed. Peak RSS is the pump process's own high-water mark (VmHWM), not the servers'.\n")
+	if len(unbenched) > 0 {
+		fmt.Fprintf(&b, "\nRegistered sinks without a line: %s.\n", strings.Join(unbenched, ", "))
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
 }
 
 func cpuModel() string {
@@ -325,4 +357,14 @@ func redisVersion() string {
 		}
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// loadAverage is the 1-minute load average: a busy machine explains odd
+// figures.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-redis/redis/v8"
+)
+
+// pumpName is the pump's name in the benchmark's configuration, the label
+// of its self-metrics.
+const pumpName = "bench"
+
+// stallTimeout ends a drain whose list has not shrunk for this long: the
+// pump is retrying a failing sink, and its figure would mean nothing.
+const stallTimeout = 2 * time.Minute
+
+// pumpDrain runs the real pump binary against the seeded list until the
+// list is empty, then checks what it wrote: the pump's own counters, the
+// dead-letter and parked lists, and the count on the receiving server.
+func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int) (result, error) {
+	res := result{name: "pump → " + b.name + " (at-least-once)", records: n, server: t.server, inProc: t.inProc}
+	healthPort, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	extra := ""
+	if e.batch > 0 {
+		extra += fmt.Sprintf("batch-size: %d\n", e.batch)
+	}
+	if e.readAhead > 0 {
+		extra += fmt.Sprintf("read-ahead: %d\n", e.readAhead)
+	}
+	cfg := fmt.Sprintf("purge-delay: 1\nhealth-check-address: 127.0.0.1:%d\nredis: {host: 127.0.0.1, port: %d}\n%s"+
+		"log: {level: warn, output-paths: stderr}\npumps:\n  %s:\n    type: %s\n    meta: %s\n",
+		healthPort, port, extra, pumpName, b.name, t.meta)
+	path := filepath.Join(e.work, "bench-"+b.name+".yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return res, err
+	}
+	cmd := exec.Command(e.bin, "run", "-c", path)
+	cmd.Stderr = os.Stderr
+	cmd.Stdout = t.stdout // nil: /dev/null
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	defer onExit(func() { _ = cmd.Process.Kill() })()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	ctx := context.Background()
+	last, lastChange := int64(-1), time.Now()
+	for {
+		left, err := c.LLen(ctx, key).Result()
+		if err != nil {
+			stop()
+			return res, err
+		}
+		if left == 0 {
+			break
+		}
+		if left != last {
+			last, lastChange = left, time.Now()
+		} else if time.Since(lastChange) > stallTimeout {
+			stop()
+			return res, fmt.Errorf("the list has stayed at %d records for %s: the pump is not getting through", left, stallTimeout)
+		}
+		select {
+		case err := <-exited:
+			return res, fmt.Errorf("the pump exited before the list drained: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	res.took = time.Since(start)
+
+	metrics, err := scrape(fmt.Sprintf("http://127.0.0.1:%d/metrics", healthPort))
+	if err != nil {
+		stop()
+		return res, fmt.Errorf("scrape the pump's /metrics: %w", err)
+	}
+	// The peak RSS is the kernel's high-water mark of the pump's memory,
+	// read until it exits (the stop flushes too). Not getrusage's maxrss:
+	// Linux carries the parent's RSS at the fork into the child's maxrss,
+	// so that would report pumpbench's size whenever it is the larger.
+	res.rssKB = peakRSS(cmd.Process.Pid, 0)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.After(time.Minute)
+	for stopped := false; !stopped; {
+		select {
+		case err := <-exited:
+			if err != nil {
+				return res, fmt.Errorf("pump exit: %w", err)
+			}
+			stopped = true
+		case <-deadline:
+			stop()
+			return res, errors.New("the pump did not stop within a minute of SIGTERM")
+		case <-time.After(10 * time.Millisecond):
+			res.rssKB = peakRSS(cmd.Process.Pid, res.rssKB)
+		}
+	}
+
+	// The pump's own account: every record written once to the pump, none
+	// dead-lettered or parked.
+	written := metricSum(metrics, "pump_records_written_total", `pump="`+pumpName+`"`)
+	if written != float64(n) {
+		return res, fmt.Errorf("the pump counted %.0f records written, want %d", written, n)
+	}
+	for _, m := range []string{"pump_records_dead_lettered_total", "pump_records_parked_total"} {
+		if v := metricSum(metrics, m, `pump="`+pumpName+`"`); v != 0 {
+			return res, fmt.Errorf("%s is %.0f, want 0", m, v)
+		}
+	}
+	if v := metricSum(metrics, "pump_records_undecodable_total", ""); v != 0 {
+		return res, fmt.Errorf("pump_records_undecodable_total is %.0f, want 0", v)
+	}
+	if left, err := leftovers(c); err != nil || left != 0 {
+		return res, fmt.Errorf("%d records in the dead-letter and parked lists (%v)", left, err)
+	}
+
+	// The server's account.
+	if t.count == nil {
+		res.check = fmt.Sprintf("%s counted by the pump (pump_records_written_total)", thousands(n))
+		return res, nil
+	}
+	got, err := settle(func() (int, error) { return t.count(metrics) }, n)
+	if err != nil {
+		return res, fmt.Errorf("count on the server: %w", err)
+	}
+	if got != n {
+		return res, fmt.Errorf("%s: %d records, want exactly %d", t.checked, got, n)
+	}
+	res.check = fmt.Sprintf("%s: %s", t.checked, thousands(n))
+	return res, nil
+}
+
+// settle polls count until it reaches want, or stops changing for five
+// seconds (a server may still be reading what the pump sent just before it
+// stopped: syslog has no acknowledgement), or a minute passes.
+func settle(count func() (int, error), want int) (int, error) {
+	deadline := time.Now().Add(time.Minute)
+	last, lastChange := -1, time.Now()
+	for {
+		got, err := count()
+		if err != nil {
+			return 0, err
+		}
+		if got == want || time.Now().After(deadline) {
+			return got, nil
+		}
+		if got != last {
+			last, lastChange = got, time.Now()
+		} else if time.Since(lastChange) > 5*time.Second {
+			return got, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func scrape(url string) (string, error) {
+	resp, err := http.Get(url) //nolint:gosec // a loopback URL this program made
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return string(body), nil
+}
+
+// metricSum adds the samples of a metric in the Prometheus text format
+// whose labels contain label (all of them when label is empty).
+func metricSum(text, name, label string) float64 {
+	var sum float64
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		labels := ""
+		if rest[0] == '{' {
+			end := strings.LastIndexByte(rest, '}')
+			if end < 0 {
+				continue
+			}
+			labels, rest = rest[1:end], rest[end+1:]
+		}
+		if label != "" && !strings.Contains(labels, label) {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// peakRSS reads VmHWM (kB) of a running process from /proc, and returns
+// the larger of it and last; last when the process is gone.
+func peakRSS(pid int, last int64) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return last
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return max(kb, last)
+				}
+			}
+		}
+	}
+	return last
+}

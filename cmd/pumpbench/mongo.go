@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// ferretBinary is the FerretDB test server of internal/testenv/mongo (a
+// module of its own): -ferretdb, else $PUMP_TEST_FERRETDB, else built
+// into the work directory.
+func ferretBinary(e *env) (string, error) {
+	for _, p := range []string{e.ferretdb, os.Getenv("PUMP_TEST_FERRETDB")} {
+		if p != "" {
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("the FerretDB test server: %w", err)
+			}
+			return p, nil
+		}
+	}
+	out := filepath.Join(e.work, "ferretdb-test")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	fmt.Fprintln(os.Stderr, "building the FerretDB test server (internal/testenv/mongo)")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = filepath.Join("internal", "testenv", "mongo")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build the FerretDB test server (internal/testenv/mongo): %w", err)
+	}
+	return out, nil
+}
+
+// setupMongo starts the FerretDB test server (MongoDB's wire protocol on
+// SQLite, the server the mongo sink's tests use) on a free port with its
+// data in the work directory, and counts the collection's documents.
+func setupMongo(e *env, _ int) (*target, error) {
+	bin, err := ferretBinary(e)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(e.work, "ferretdb")
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(e.work, "ferretdb.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-dir", dir)
+	cmd.Stderr = logf
+	// The server also exits when its stdin closes, so it cannot outlive us.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the FerretDB test server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		stdin.Close()
+		os.RemoveAll(dir)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		lines <- strings.TrimSpace(line)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	var uri string
+	select {
+	case uri = <-lines:
+	case <-time.After(time.Minute):
+		stop()
+		return nil, errors.New("the FerretDB test server printed no URI within a minute; see " + logf.Name())
+	}
+	addr, _, _ := strings.Cut(strings.TrimPrefix(uri, "mongodb://"), "/")
+	if !strings.HasPrefix(uri, "mongodb://") || addr == "" {
+		stop()
+		return nil, fmt.Errorf("the FerretDB test server printed %q instead of its URI; see %s", uri, logf.Name())
+	}
+	url := "mongodb://" + addr + "/pumpbench"
+	return &target{
+		meta:    fmt.Sprintf("{mongo_url: %q, collection_name: iam_analytics}", url),
+		server:  "FerretDB 1.24 on SQLite (internal/testenv/mongo, the mongo sink's test server), own process",
+		checked: "documents in the collection",
+		count: func(string) (int, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c, err := mongo.Connect(ctx, options.Client().ApplyURI(url))
+			if err != nil {
+				return 0, err
+			}
+			defer func() { _ = c.Disconnect(context.Background()) }()
+			n, err := c.Database("pumpbench").Collection("iam_analytics").CountDocuments(ctx, bson.D{})
+			return int(n), err
+		},
+		close: stop,
+	}, nil
+}

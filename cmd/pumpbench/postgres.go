@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// setupPostgres creates a fresh database on the PostgreSQL server named by
+// -postgres (by default 127.0.0.1:5432, trust, user postgres), lets the
+// sink create its table there, counts the rows, and drops the database.
+func setupPostgres(e *env, _ int) (*target, error) {
+	base, err := url.Parse(e.postgres)
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("-postgres: want a postgres:// URL, got %q", redactURL(e.postgres))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, e.postgres)
+	if err != nil {
+		return nil, skip("no PostgreSQL at -postgres (%s): %v", redactURL(e.postgres), err)
+	}
+	defer admin.Close(context.Background())
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "pumpbench_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	var version string
+	_ = admin.QueryRow(ctx, "SHOW server_version").Scan(&version)
+	if f := strings.Fields(version); len(f) > 0 {
+		version = f[0]
+	}
+	u := *base
+	u.Path = "/" + name
+	dsn := u.String()
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := pgx.Connect(ctx, e.postgres)
+		if err == nil {
+			_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			_ = c.Close(ctx)
+		}
+		if err != nil {
+			fmt.Printf("pumpbench: drop database %s: %v\n", name, err)
+		}
+	}
+	return &target{
+		meta:    fmt.Sprintf("{dsn: %q, table: iam_analytics}", dsn),
+		server:  fmt.Sprintf("PostgreSQL %s on %s (a fresh database, dropped after)", version, base.Host),
+		checked: "rows in the table",
+		count: func(string) (int, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				return 0, err
+			}
+			defer c.Close(context.Background())
+			var n int
+			err = c.QueryRow(ctx, "SELECT count(*) FROM iam_analytics").Scan(&n)
+			return n, err
+		},
+		close: drop,
+	}, nil
+}
+
+// redactURL hides a password in a connection URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+)
+
+// A benchSink is one line of the table: a sink type and how to set up what
+// receives its records.
+type benchSink struct {
+	name string
+	// slow sinks drain -slow-records records instead of -records.
+	slow  bool
+	setup func(e *env, n int) (*target, error)
+}
+
+// A target is one sink's benchmark set-up: the pump's meta for it, the
+// server that receives the records and a way to count them there.
+type target struct {
+	meta   string // the pump's meta, a YAML flow mapping
+	server string // what receives the records, for the table
+	inProc bool   // the server runs inside pumpbench and competes with the pump for the CPU
+	// count returns how many records the server holds; metrics is the
+	// pump's /metrics scraped just before it was stopped. nil: only the
+	// pump's own counter checks the drain.
+	count   func(metrics string) (int, error)
+	checked string    // what count counts, for the table
+	stdout  io.Writer // the pump's standard output, for the stdout sink
+	close   func()
+}
+
+// skipError marks a sink that cannot be benchmarked on this machine.
+type skipError struct{ reason string }
+
+func (s skipError) Error() string { return "skipped: " + s.reason }
+
+func skip(format string, args ...any) error { return skipError{fmt.Sprintf(format, args...)} }
+
+// sinks are the benchmarked sinks, in the order of the table: one per sink
+// that ships in pumps/ (except the test-only faulty sink).
+var sinks = []benchSink{
+	{name: "dummy", setup: setupDummy},
+	{name: "jsonl", setup: setupJSONL},
+	{name: "csv", setup: setupCSV},
+	{name: "stdout", setup: setupStdout},
+	{name: "prometheus", setup: setupPrometheus},
+	{name: "http", setup: setupHTTP},
+	{name: "syslog", setup: setupSyslog},
+	{name: "kafka", setup: setupKafka},
+	{name: "elasticsearch", slow: true, setup: setupElasticsearch},
+	{name: "postgres", slow: true, setup: setupPostgres},
+	{name: "mongo", slow: true, setup: setupMongo},
+	{name: "influx", slow: true, setup: setupInflux},
+}
+
+// selectSinks resolves the -sinks flag: "all" or a comma-separated list.
+func selectSinks(flagValue string) ([]benchSink, error) {
+	if strings.TrimSpace(flagValue) == "all" {
+		return sinks, nil
+	}
+	var out []benchSink
+	for _, name := range strings.Split(flagValue, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		i := slices.IndexFunc(sinks, func(b benchSink) bool { return b.name == name })
+		if i < 0 {
+			var names []string
+			for _, b := range sinks {
+				names = append(names, b.name)
+			}
+			return nil, fmt.Errorf("-sinks: no benchmark for sink %q; have all, %s", name, strings.Join(names, ", "))
+		}
+		out = append(out, sinks[i])
+	}
+	if len(out) == 0 {
+		return nil, errors.New("-sinks: no sink named")
+	}
+	return out, nil
+}
+
+func setupDummy(*env, int) (*target, error) {
+	return &target{meta: "{}", server: "none (the sink counts and writes nothing)"}, nil
+}
+
+func setupJSONL(e *env, _ int) (*target, error) {
+	dir, err := freshDir(e, "jsonl")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "out.jsonl")
+	return &target{
+		meta:    fmt.Sprintf("{path: %q}", path),
+		server:  "a file in the temp dir (fsync per batch)",
+		checked: "lines in the file",
+		count: func(string) (int, error) {
+			f, err := os.Open(path)
+			if err != nil {
+				return 0, err
+			}
+			defer f.Close()
+			return countLines(f)
+		},
+		close: func() { os.RemoveAll(dir) },
+	}, nil
+}
+
+func setupCSV(e *env, _ int) (*target, error) {
+	dir, err := freshDir(e, "csv")
+	if err != nil {
+		return nil, err
+	}
+	return &target{
+		meta:    fmt.Sprintf("{csv_dir: %q}", dir),
+		server:  "hourly files in the temp dir (fsync per batch)",
+		checked: "CSV rows after the headers",
+		count:   func(string) (int, error) { return countCSVRows(dir) },
+		close:   func() { os.RemoveAll(dir) },
+	}, nil
+}
+
+func setupStdout(*env, int) (*target, error) {
+	w := &lineCounter{}
+	return &target{
+		meta:    "{}",
+		server:  "a pipe read by pumpbench",
+		inProc:  true,
+		stdout:  w,
+		checked: "lines read from the pump's stdout",
+		count:   func(string) (int, error) { return int(w.lines.Load()), nil },
+	}, nil
+}
+
+func setupPrometheus(*env, int) (*target, error) {
+	return &target{
+		meta:    "{}",
+		server:  "none (counters on the pump's /metrics)",
+		checked: "sum of iam_user_authorization_status_total scraped from /metrics",
+		count: func(metrics string) (int, error) {
+			return int(metricSum(metrics, "iam_user_authorization_status_total", "")), nil
+		},
+	}, nil
+}
+
+func freshDir(e *env, name string) (string, error) {
+	dir := filepath.Join(e.work, "out-"+name)
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// countLines counts newline characters.
+func countLines(r io.Reader) (int, error) {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for {
+		k, err := r.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// countCSVRows parses every CSV file of dir (quoting and all) and counts
+// the rows after each file's header.
+func countCSVRows(dir string) (int, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			return 0, err
+		}
+		r := csv.NewReader(f)
+		r.ReuseRecord = true
+		rows := 0
+		for {
+			_, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				f.Close()
+				return 0, fmt.Errorf("%s: %w", path, err)
+			}
+			rows++
+		}
+		f.Close()
+		if rows > 0 {
+			n += rows - 1
+		}
+	}
+	return n, nil
+}
+
+// lineCounter is an io.Writer that counts the lines written to it.
+type lineCounter struct{ lines atomic.Int64 }
+
+func (w *lineCounter) Write(p []byte) (int, error) {
+	w.lines.Add(int64(bytes.Count(p, []byte{'\n'})))
+	return len(p), nil
+}
