@@ -5,13 +5,13 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/pumps"
 )
 
 // Config is the whole configuration. The yaml names are iam-pump's where iam
@@ -274,31 +274,9 @@ func (p Pump) WriteTimeout() time.Duration {
 	return 30 * time.Second
 }
 
-// Duration is a time.Duration written as "30s" or as a number of seconds.
-type Duration time.Duration
-
-// UnmarshalYAML accepts both forms.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("want a duration such as 30s")
-	}
-	if secs, err := strconv.ParseFloat(n.Value, 64); err == nil {
-		*d = Duration(secs * float64(time.Second))
-		return nil
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("want a duration such as 30s, got %q", n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as Go prints it.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
-
-// D returns the time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+// Duration is a time.Duration written as "30s" or as a number of seconds;
+// the sinks' meta uses the same type.
+type Duration = pumps.Duration
 
 // StringList is a list written as a YAML sequence or, as iam allows, one
 // comma-separated string.

@@ -102,7 +102,7 @@ func TestBadConfigurationsNameTheKey(t *testing.T) {
 		"bad-log-level":      `log.level: want debug, info, warn or error, got "loud"`,
 		"not-yaml":           `not valid YAML`,
 		"top-level-list":     `the top level must be a mapping of keys`,
-		"bad-duration":       `shutdown-timeout: want a duration such as 30s, got "forever"`,
+		"bad-duration":       `shutdown-timeout: want a duration such as 30s, or a number of seconds, got "forever"`,
 		"unknown-middleware": `server.middlewares[1]: unknown middleware "loger" (did you mean "logger"?)`,
 		"zero-batch":         `batch-size: must be between 1 and 100000, got 0`,
 	}

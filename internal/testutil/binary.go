@@ -62,7 +62,7 @@ func PumpBinary(t testing.TB) string {
 type Proc struct {
 	t      testing.TB
 	Cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *SyncBuffer
 	done   chan struct{}
 	status int
 }
@@ -71,7 +71,7 @@ type Proc struct {
 // kills it, if still running, when the test ends.
 func StartPump(t testing.TB, env []string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{t: t, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{t: t, out: &SyncBuffer{}, done: make(chan struct{})}
 	p.Cmd = exec.Command(PumpBinary(t), args...)
 	p.Cmd.Stdout = p.out
 	p.Cmd.Stderr = p.out
@@ -160,18 +160,19 @@ func (p *Proc) WaitOutput(timeout time.Duration, s string) {
 	})
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a process and a test may use at once.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/pumps"
 	"github.com/pumpd/pump/pumps/internal/appendfile"
 )
@@ -33,10 +32,10 @@ func init() {
 type Config struct {
 	Path string `yaml:"path"`
 	// Delay stalls every write before it writes (it honours the deadline).
-	Delay config.Duration `yaml:"delay"`
+	Delay pumps.Duration `yaml:"delay"`
 	// DelayAfter stalls every write after the records are in the file and
 	// before Write returns: the window between write and trim.
-	DelayAfter config.Duration `yaml:"delay_after"`
+	DelayAfter pumps.Duration `yaml:"delay_after"`
 	// FailWhileExists fails every write, transiently, while this file exists.
 	FailWhileExists string `yaml:"fail_while_exists"`
 	// FailFirst fails the first N writes transiently.

@@ -22,8 +22,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/pumps"
 )
@@ -60,9 +58,9 @@ type Meta struct {
 	Headers               map[string]string `yaml:"headers"`
 	AuthTokenEnv          string            `yaml:"auth_token_env"`
 	Gzip                  bool              `yaml:"gzip"`
-	Timeout               Duration          `yaml:"timeout"`
+	Timeout               pumps.Duration    `yaml:"timeout"`
 	MaxRetries            int               `yaml:"max_retries"`
-	RetryWait             Duration          `yaml:"retry_wait"`
+	RetryWait             pumps.Duration    `yaml:"retry_wait"`
 	SSLInsecureSkipVerify bool              `yaml:"ssl_insecure_skip_verify"`
 }
 
@@ -82,8 +80,8 @@ type HTTP struct {
 // New returns an unconfigured http sink.
 func New() *HTTP {
 	return &HTTP{meta: Meta{
-		Method: http.MethodPost, Format: "json", Timeout: Duration(DefaultTimeout),
-		MaxRetries: DefaultMaxRetries, RetryWait: Duration(DefaultRetryWait),
+		Method: http.MethodPost, Format: "json", Timeout: pumps.Duration(DefaultTimeout),
+		MaxRetries: DefaultMaxRetries, RetryWait: pumps.Duration(DefaultRetryWait),
 	}}
 }
 
@@ -440,26 +438,6 @@ func (h *HTTP) Close(context.Context) error {
 		h.client.CloseIdleConnections()
 		h.client = nil
 	}
-	return nil
-}
-
-// Duration is a time.Duration written as "10s" or as a number of seconds.
-type Duration time.Duration
-
-// UnmarshalYAML accepts a number of seconds or a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return errors.New("want a duration such as 10s, or a number of seconds")
-	}
-	if secs, err := strconv.ParseFloat(n.Value, 64); err == nil {
-		*d = Duration(secs * float64(time.Second))
-		return nil
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("want a duration such as 10s, or a number of seconds, got %q", n.Value)
-	}
-	*d = Duration(v)
 	return nil
 }
 

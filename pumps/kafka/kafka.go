@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -46,7 +45,7 @@ type Meta struct {
 	Broker                Brokers           `yaml:"broker"`
 	Topic                 string            `yaml:"topic"`
 	ClientID              string            `yaml:"client_id"`
-	Timeout               Duration          `yaml:"timeout"`
+	Timeout               pumps.Duration    `yaml:"timeout"`
 	Compressed            bool              `yaml:"compressed"`
 	Compression           string            `yaml:"compression"`
 	MetaData              map[string]string `yaml:"meta_data"`
@@ -73,7 +72,7 @@ type Kafka struct {
 
 // New returns an unconfigured kafka sink.
 func New() *Kafka {
-	return &Kafka{meta: Meta{ClientID: "iam-pump", Timeout: Duration(DefaultTimeout)}}
+	return &Kafka{meta: Meta{ClientID: "iam-pump", Timeout: pumps.Duration(DefaultTimeout)}}
 }
 
 // recordFields are the JSON names of a message's own members, which
@@ -104,7 +103,7 @@ func (k *Kafka) Configure(meta pumps.Meta) error {
 		return fmt.Errorf("meta.timeout: must not be negative, got %v", time.Duration(m.Timeout))
 	}
 	if m.Timeout == 0 {
-		m.Timeout = Duration(DefaultTimeout)
+		m.Timeout = pumps.Duration(DefaultTimeout)
 	}
 	codec, err := compression(m.Compression, m.Compressed)
 	if err != nil {
@@ -437,26 +436,6 @@ func (b *Brokers) UnmarshalYAML(n *yaml.Node) error {
 		return errors.New("want a list of host:port addresses")
 	}
 	*b = list
-	return nil
-}
-
-// Duration is a time.Duration written as "10s" or as a number of seconds.
-type Duration time.Duration
-
-// UnmarshalYAML accepts a number of seconds or a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return errors.New("want a duration such as 10s, or a number of seconds")
-	}
-	if secs, err := strconv.ParseFloat(n.Value, 64); err == nil {
-		*d = Duration(secs * float64(time.Second))
-		return nil
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("want a duration such as 10s, or a number of seconds, got %q", n.Value)
-	}
-	*d = Duration(v)
 	return nil
 }
 

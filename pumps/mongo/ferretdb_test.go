@@ -2,7 +2,6 @@ package mongo
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -67,7 +66,7 @@ type FerretDB struct {
 	opts FerretOptions
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  *lockedBuffer
+	log  *testutil.SyncBuffer
 }
 
 // FerretOptions tune StartFerretDB.
@@ -80,7 +79,7 @@ type FerretOptions struct {
 // the test ends.
 func StartFerretDB(t testing.TB, opts ...FerretOptions) *FerretDB {
 	t.Helper()
-	f := &FerretDB{t: t, addr: "127.0.0.1:0", dir: t.TempDir(), log: &lockedBuffer{}}
+	f := &FerretDB{t: t, addr: "127.0.0.1:0", dir: t.TempDir(), log: &testutil.SyncBuffer{}}
 	if len(opts) > 0 {
 		f.opts = opts[0]
 	}
@@ -166,20 +165,3 @@ func (f *FerretDB) Start() {
 
 // URL returns the server's URI naming database db, without TLS options.
 func (f *FerretDB) URL(db string) string { return "mongodb://" + f.addr + "/" + db }
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -475,7 +475,7 @@ func TestInsertsSplitByMaxInsertBatchSize(t *testing.T) {
 
 func TestOversizeDocumentsAreTrimmedThenRejected(t *testing.T) {
 	f := StartFerretDB(t)
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	m := newSink(t, meta(f.URL("iam"), "oversize", "max_document_size_bytes", 4096),
 		func(m *Mongo) { m.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
 
@@ -574,7 +574,7 @@ func TestUnreachableServerIsTransient(t *testing.T) {
 func TestInitFailsWithoutServerAndHidesPassword(t *testing.T) {
 	port := testutil.FreePort(t) // nothing listens there
 	url := fmt.Sprintf("mongodb://iam:pa55word-xyz@127.0.0.1:%d/iam?serverSelectionTimeoutMS=300", port)
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	m := New()
 	m.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	if err := m.Configure(meta(url, "c")); err != nil {
@@ -623,7 +623,7 @@ func TestCappedCollection(t *testing.T) {
 		if err := db.CreateCollection(context.Background(), "plain"); err != nil {
 			t.Fatal(err)
 		}
-		var logs lockedBuffer
+		var logs testutil.SyncBuffer
 		m := newSink(t, meta(f.URL("iam"), "plain", "collection_cap_enable", true),
 			func(m *Mongo) { m.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
 		if err := write(t, m, testutil.Records(t, 0, 3)); err != nil {
@@ -672,7 +672,7 @@ func collectionOptions(t *testing.T, db *mongo.Database, name string) bson.M {
 // the sink says so and still works.
 func TestTTLIndex(t *testing.T) {
 	f := StartFerretDB(t)
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	m := newSink(t, meta(f.URL("iam"), "ttl"),
 		func(m *Mongo) { m.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
 	if err := write(t, m, testutil.Records(t, 0, 3)); err != nil {
