@@ -301,6 +301,7 @@ func (p *Pump) replayParked(hard context.Context, lease *leaseKeeper) {
 	for _, out := range p.outputs {
 		key := p.queue.ParkedKey(out.Name)
 		for !lease.isLost() && hard.Err() == nil {
+			p.health.Beat() // a long replay is progress, not a stuck loop
 			elems, err := p.queue.Peek(hard, key, 0, int64(p.cfg.BatchSize))
 			if err != nil {
 				p.redisError(err)
