@@ -1,0 +1,70 @@
+package jsonl
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/pumps"
+)
+
+func TestGoldenRecordsAsJSONLinesWithIAMNames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "out.jsonl")
+	j := &JSONL{}
+	if err := j.Configure(pumps.Meta{"path": path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	golden := testutil.GoldenRecords(t)
+	for i := 0; i < 2; i++ { // appends, never truncates
+		if err := j.Write(context.Background(), testutil.GoldenDecoded(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 2*len(golden) {
+		t.Fatalf("%d lines, want %d", len(lines), 2*len(golden))
+	}
+	for i, line := range lines {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(line), &got); err != nil {
+			t.Fatalf("line %d is not JSON: %v", i, err)
+		}
+		for _, k := range []string{"timestamp", "username", "effect", "conclusion", "request", "policies", "deciders", "expireAt"} {
+			if _, ok := got[k]; !ok {
+				t.Errorf("line %d lacks iam's field %q", i, k)
+			}
+		}
+		var rec analytics.Record
+		_ = json.Unmarshal([]byte(line), &rec)
+		want := golden[i%len(golden)].Expected
+		if rec.Username != want.Username || rec.Request != want.Request || !rec.ExpireAt.Equal(want.ExpireAt) {
+			t.Errorf("line %d = %+v, want %+v", i, rec, want)
+		}
+	}
+}
+
+func TestConfigureNeedsAPath(t *testing.T) {
+	for meta, want := range map[string]pumps.Meta{
+		"meta.path: must name the file": {},
+		"meta.pth: unknown key":         {"pth": "/x"},
+	} {
+		if err := (&JSONL{}).Configure(want); err == nil || !strings.Contains(err.Error(), meta) {
+			t.Errorf("Configure(%v) = %v, want %q", want, err, meta)
+		}
+	}
+}
