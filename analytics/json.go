@@ -1,15 +1,24 @@
 package analytics
 
 import (
+	"errors"
 	"strconv"
 	"time"
 	"unicode/utf8"
 )
 
+// ErrJSONTime is returned for an ExpireAt that JSON's RFC 3339 form cannot
+// hold (a year outside 0-9999), as encoding/json refuses it too.
+var ErrJSONTime = errors.New("expireAt: year outside of range [0,9999]")
+
 // AppendJSON appends r as one JSON object with iam's json field names, the
 // same document encoding/json would produce (without its HTML escaping),
-// without reflection or allocations: the file sinks encode every record.
-func AppendJSON(b []byte, r *Record) []byte {
+// without reflection or allocations: the JSON sinks encode every record.
+// On error b is returned unchanged.
+func AppendJSON(b []byte, r *Record) ([]byte, error) {
+	if y := r.ExpireAt.Year(); y < 0 || y > 9999 {
+		return b, ErrJSONTime
+	}
 	b = append(b, `{"timestamp":`...)
 	b = strconv.AppendInt(b, r.TimeStamp, 10)
 	b = append(b, `,"username":`...)
@@ -26,7 +35,7 @@ func AppendJSON(b []byte, r *Record) []byte {
 	b = AppendJSONString(b, r.Deciders)
 	b = append(b, `,"expireAt":"`...)
 	b = r.ExpireAt.AppendFormat(b, time.RFC3339Nano)
-	return append(b, `"}`...)
+	return append(b, `"}`...), nil
 }
 
 const hexDigits = "0123456789abcdef"

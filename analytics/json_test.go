@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 )
@@ -21,7 +22,10 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		Request: "<html>&", ExpireAt: time.Date(2030, 1, 2, 3, 4, 5, 600, time.UTC),
 	})
 	for i, r := range recs {
-		got := AppendJSON(nil, &r)
+		got, err := AppendJSON(nil, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var back, want map[string]any
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Fatalf("record %d: AppendJSON wrote invalid JSON %s: %v", i, got, err)
@@ -56,4 +60,14 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("got %q, encoding/json %q", got, want)
 		}
 	})
+}
+
+func TestAppendJSONRefusesWhatEncodingJSONRefuses(t *testing.T) {
+	r := Record{ExpireAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := json.Marshal(r); err == nil {
+		t.Fatal("encoding/json accepts year 10000 now: revisit AppendJSON")
+	}
+	if b, err := AppendJSON([]byte("x"), &r); !errors.Is(err, ErrJSONTime) || string(b) != "x" {
+		t.Fatalf("AppendJSON = %q, %v; want the buffer unchanged and ErrJSONTime", b, err)
+	}
 }

@@ -102,7 +102,10 @@ func (f *Faulty) Write(ctx context.Context, batch []analytics.Record) error {
 				next++
 				continue
 			}
-			f.buf = analytics.AppendJSON(f.buf[:0], &batch[i])
+			var err error
+			if f.buf, err = analytics.AppendJSON(f.buf[:0], &batch[i]); err != nil {
+				return pumps.Permanent(err)
+			}
 			f.buf = append(f.buf, '\n')
 			if _, err := w.Write(f.buf); err != nil {
 				return err

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	_ "embed"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -395,14 +394,13 @@ func writeRecords(w io.Writer, batch []analytics.Record, ndjson bool) error {
 		out = append(out, '[')
 	}
 	for i := range batch {
-		b, err := json.Marshal(&batch[i])
-		if err != nil {
-			return fmt.Errorf("record %d: %w", i, err)
-		}
 		if !ndjson && i > 0 {
 			out = append(out, ',')
 		}
-		out = append(out, b...)
+		var err error
+		if out, err = analytics.AppendJSON(out, &batch[i]); err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
 		if ndjson {
 			out = append(out, '\n')
 		}

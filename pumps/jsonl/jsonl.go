@@ -60,9 +60,15 @@ func (j *JSONL) Init(context.Context) error {
 
 // Write implements pumps.Sink.
 func (j *JSONL) Write(_ context.Context, batch []analytics.Record) error {
+	var rejected []pumps.Rejection
 	err := j.file.Append(func(w *bufio.Writer) error {
+		rejected = rejected[:0]
 		for i := range batch {
-			j.buf = analytics.AppendJSON(j.buf[:0], &batch[i])
+			var err error
+			if j.buf, err = analytics.AppendJSON(j.buf[:0], &batch[i]); err != nil {
+				rejected = append(rejected, pumps.Rejection{Index: i, Err: fmt.Errorf("jsonl: %w", err)})
+				continue
+			}
 			j.buf = append(j.buf, '\n')
 			if _, err := w.Write(j.buf); err != nil {
 				return err
@@ -72,6 +78,9 @@ func (j *JSONL) Write(_ context.Context, batch []analytics.Record) error {
 	})
 	if err != nil {
 		return fmt.Errorf("jsonl: %w", err)
+	}
+	if len(rejected) > 0 {
+		return &pumps.RejectedError{Rejections: rejected}
 	}
 	return nil
 }

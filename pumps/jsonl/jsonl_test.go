@@ -2,11 +2,13 @@ package jsonl
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/internal/testutil"
@@ -66,5 +68,27 @@ func TestConfigureNeedsAPath(t *testing.T) {
 		if err := (&JSONL{}).Configure(want); err == nil || !strings.Contains(err.Error(), meta) {
 			t.Errorf("Configure(%v) = %v, want %q", want, err, meta)
 		}
+	}
+}
+
+func TestARecordJSONCannotHoldIsRejectedAloneAndTheRestWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	j := &JSONL{}
+	if err := j.Configure(pumps.Meta{"path": path, "fsync": false}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close(context.Background())
+	batch := testutil.Records(t, 0, 3)
+	batch[1].ExpireAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	err := j.Write(context.Background(), batch)
+	var rej *pumps.RejectedError
+	if !errors.As(err, &rej) || len(rej.Rejections) != 1 || rej.Rejections[0].Index != 1 {
+		t.Fatalf("Write = %v, want record 1 rejected", err)
+	}
+	if got := testutil.CountLines(t, path); got != 2 {
+		t.Fatalf("%d lines written, want the other 2", got)
 	}
 }

@@ -50,9 +50,14 @@ func (s *Stdout) Init(context.Context) error {
 
 // Write implements pumps.Sink.
 func (s *Stdout) Write(_ context.Context, batch []analytics.Record) error {
+	var rejected []pumps.Rejection
 	for i := range batch {
+		var err error
 		s.buf = append(s.buf[:0], s.cfg.Prefix...)
-		s.buf = analytics.AppendJSON(s.buf, &batch[i])
+		if s.buf, err = analytics.AppendJSON(s.buf, &batch[i]); err != nil {
+			rejected = append(rejected, pumps.Rejection{Index: i, Err: fmt.Errorf("stdout: %w", err)})
+			continue
+		}
 		s.buf = append(s.buf, '\n')
 		if _, err := s.w.Write(s.buf); err != nil {
 			return fmt.Errorf("stdout: %w", err)
@@ -60,6 +65,9 @@ func (s *Stdout) Write(_ context.Context, batch []analytics.Record) error {
 	}
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("stdout: %w", err)
+	}
+	if len(rejected) > 0 {
+		return &pumps.RejectedError{Rejections: rejected}
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -91,7 +90,7 @@ type Syslog struct {
 	conn net.Conn
 	w    *bufio.Writer
 	msg  bytes.Buffer
-	enc  *json.Encoder
+	json []byte // the record as JSON, reused
 	head []byte
 }
 
@@ -216,8 +215,6 @@ func (s *Syslog) Init(ctx context.Context) error {
 		s.hostname = h
 	}
 	s.pid = strconv.Itoa(os.Getpid())
-	s.enc = json.NewEncoder(&s.msg)
-	s.enc.SetEscapeHTML(false)
 	if s.cfg.Transport == "tls" {
 		conf, err := s.tlsConfig()
 		if err != nil {
@@ -421,11 +418,12 @@ func (s *Syslog) format(r *analytics.Record) ([]byte, error) {
 	s.head = h
 	s.msg.Reset()
 	s.msg.Write(h)
-	if err := s.enc.Encode(r); err != nil {
+	var err error
+	if s.json, err = analytics.AppendJSON(s.json[:0], r); err != nil {
 		return nil, fmt.Errorf("encode record as JSON: %w", err)
 	}
-	b := s.msg.Bytes()
-	return b[:len(b)-1], nil // the encoder's newline
+	s.msg.Write(s.json)
+	return s.msg.Bytes(), nil
 }
 
 // Close implements pumps.Sink. Every batch is already flushed when Write
