@@ -85,15 +85,28 @@ log: {level: info, format: console, output-paths: stderr}
 		defer close(producerDone)
 		produce(ctx, client, cfg.AnalyticsKey, *rate, &produced, log)
 	}()
-	go func() { <-stop; cancel() }()
+	// On Ctrl-C the producer stops first and the daemon gets one more tick
+	// to drain what is left, since the embedded Redis ends with the demo.
+	daemonStop := make(chan struct{})
+	go func() {
+		<-stop
+		cancel()
+		<-producerDone
+		fmt.Fprintln(stderr, "demo: producer stopped; draining what is left, then stopping (Ctrl-C again exits at once)")
+		deadline := time.Now().Add(time.Duration(cfg.PurgeDelay+3) * time.Second)
+		for time.Now().Before(deadline) {
+			if n, err := client.LLen(context.Background(), cfg.AnalyticsKey).Result(); err == nil && n == 0 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		close(daemonStop)
+	}()
 
-	err = runDaemon(cfg, log, stop)
-	cancel()
-	<-producerDone
+	err = runDaemon(cfg, log, daemonStop)
 	left, _ := client.LLen(context.Background(), cfg.AnalyticsKey).Result()
 	rows := countCSVRows(csvDir)
-	fmt.Fprintf(stdout, "demo: produced %d records; %d rows in the CSV files under %s; %d arrived after the last tick and stay in Redis\n"+
-		"      (a real Redis keeps them for the next run; the demo's embedded one ends with it)\n",
+	fmt.Fprintf(stdout, "demo: produced %d records; %d rows in the CSV files under %s; %d left in Redis\n",
 		produced.Load(), rows, csvDir, left)
 	if err != nil {
 		fmt.Fprintf(stderr, "pump demo: %v\n", err)
