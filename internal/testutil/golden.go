@@ -108,3 +108,11 @@ func Records(t testing.TB, from, to int) []analytics.Record {
 	}
 	return out
 }
+
+// SameRecord reports whether a and b hold the same decision: every field
+// equal, ExpireAt as an instant (zones differ across encodings), Raw ignored.
+func SameRecord(a, b analytics.Record) bool {
+	return a.TimeStamp == b.TimeStamp && a.Username == b.Username && a.Effect == b.Effect &&
+		a.Conclusion == b.Conclusion && a.Request == b.Request && a.Policies == b.Policies &&
+		a.Deciders == b.Deciders && a.ExpireAt.Equal(b.ExpireAt)
+}

@@ -26,7 +26,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -268,26 +267,8 @@ func asRecord(t testing.TB, doc map[string]any) analytics.Record {
 	}
 }
 
-func sameRecord(a, b analytics.Record) bool {
-	a.Raw, b.Raw = nil, nil
-	if !a.ExpireAt.Equal(b.ExpireAt) {
-		return false
-	}
-	a.ExpireAt, b.ExpireAt = time.Time{}, time.Time{}
-	return reflect.DeepEqual(a, b)
-}
-
 func newSink(t testing.TB, meta pumps.Meta) *Elasticsearch {
-	t.Helper()
-	e := New().(*Elasticsearch)
-	if err := e.Configure(meta); err != nil {
-		t.Fatalf("Configure(%v): %v", meta, err)
-	}
-	if err := e.Init(context.Background()); err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	t.Cleanup(func() { _ = e.Close(context.Background()) })
-	return e
+	return testutil.StartSink(t, New().(*Elasticsearch), meta)
 }
 
 func write(t testing.TB, e *Elasticsearch, batch []analytics.Record) error {
@@ -368,13 +349,13 @@ func TestWriteIndexesEveryRecord(t *testing.T) {
 			}
 			want := testutil.GoldenExpected(t)
 			for i, r := range golden {
-				if got := asRecord(t, srv.doc(tt.index(r), r.ID())); !sameRecord(got, want[i]) {
+				if got := asRecord(t, srv.doc(tt.index(r), r.ID())); !testutil.SameRecord(got, want[i]) {
 					t.Errorf("golden record %d stored as %+v, want %+v", i, got, want[i])
 				}
 			}
 			for _, r := range batch[len(golden):] {
 				got := asRecord(t, srv.doc(tt.index(r), r.ID()))
-				if !sameRecord(got, r) || testutil.IDOf(got) == "" {
+				if !testutil.SameRecord(got, r) || testutil.IDOf(got) == "" {
 					t.Fatalf("record %s stored as %+v, want %+v", testutil.IDOf(r), got, r)
 				}
 			}
@@ -673,7 +654,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 	for i, raw := range golden {
 		rec := analytics.Record{Raw: raw, TimeStamp: int64(want[i].TimeStamp)}
 		index := "iam-analytics-" + time.Unix(rec.TimeStamp, 0).UTC().Format("2006.01.02")
-		if got := asRecord(t, srv.doc(index, rec.ID())); !sameRecord(got, want[i]) {
+		if got := asRecord(t, srv.doc(index, rec.ID())); !testutil.SameRecord(got, want[i]) {
 			t.Errorf("golden record %d stored as %+v, want %+v", i, got, want[i])
 		}
 	}

@@ -18,17 +18,7 @@ import (
 // They fail, not skip, when the binary does not build.
 
 func pumpConfig(t *testing.T, redis *testutil.Redis, meta string) string {
-	t.Helper()
-	return testutil.WriteFile(t, "pump.yaml", fmt.Sprintf(`purge-delay: 1
-health-check-address: 127.0.0.1:%d
-redis:
-  host: 127.0.0.1
-  port: %d
-pumps:
-  x:
-    type: http
-    meta:
-%s`, testutil.FreePort(t), redis.Port, meta))
+	return testutil.PumpConfig(t, redis, "http", meta)
 }
 
 func TestEndToEndDrainsRedisIntoAnHTTPServerOnce(t *testing.T) {
@@ -89,7 +79,7 @@ func TestEndToEndDrainsRedisIntoAnHTTPServerOnce(t *testing.T) {
 			continue
 		}
 		for i, w := range want {
-			if sameRecord(r, w) {
+			if testutil.SameRecord(r, w) {
 				goldenSeen |= 1 << i
 			}
 		}

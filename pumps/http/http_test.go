@@ -88,16 +88,7 @@ func status(code int) func(http.ResponseWriter, int) {
 
 // newSink configures and initialises a sink, closed when the test ends.
 func newSink(t testing.TB, meta pumps.Meta) *HTTP {
-	t.Helper()
-	h := New()
-	if err := h.Configure(meta); err != nil {
-		t.Fatalf("Configure: %v", err)
-	}
-	if err := h.Init(context.Background()); err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	t.Cleanup(func() { _ = h.Close(context.Background()) })
-	return h
+	return testutil.StartSink(t, New(), meta)
 }
 
 // parseBody decodes a request body in either format.
@@ -123,12 +114,6 @@ func parseBody(t testing.TB, body []byte, ndjson bool) []analytics.Record {
 		t.Error("NDJSON body does not end with a newline")
 	}
 	return out
-}
-
-func sameRecord(a, b analytics.Record) bool {
-	return a.TimeStamp == b.TimeStamp && a.Username == b.Username && a.Effect == b.Effect &&
-		a.Conclusion == b.Conclusion && a.Request == b.Request && a.Policies == b.Policies &&
-		a.Deciders == b.Deciders && a.ExpireAt.Equal(b.ExpireAt)
 }
 
 func TestConfigureRejectsBadMetaNamingTheKey(t *testing.T) {
@@ -233,7 +218,7 @@ func TestWriteSendsGoldenRecordsInEachFormat(t *testing.T) {
 				t.Fatalf("%d records in the body, want %d", len(got), len(want))
 			}
 			for i := range want {
-				if !sameRecord(got[i], want[i]) {
+				if !testutil.SameRecord(got[i], want[i]) {
 					t.Errorf("record %d = %+v\nwant %+v", i, got[i], want[i])
 				}
 			}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,26 +216,8 @@ func asRecord(t testing.TB, p row) analytics.Record {
 	return r
 }
 
-func sameRecord(a, b analytics.Record) bool {
-	a.Raw, b.Raw = nil, nil
-	if !a.ExpireAt.Equal(b.ExpireAt) {
-		return false
-	}
-	a.ExpireAt, b.ExpireAt = time.Time{}, time.Time{}
-	return reflect.DeepEqual(a, b)
-}
-
 func newSink(t testing.TB, meta pumps.Meta) *Influx {
-	t.Helper()
-	x := New().(*Influx)
-	if err := x.Configure(meta); err != nil {
-		t.Fatalf("Configure(%v): %v", meta, err)
-	}
-	if err := x.Init(context.Background()); err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	t.Cleanup(func() { _ = x.Close(context.Background()) })
-	return x
+	return testutil.StartSink(t, New().(*Influx), meta)
 }
 
 func write(t testing.TB, x *Influx, batch []analytics.Record) error {
@@ -349,7 +330,7 @@ func TestWriteStoresEveryRecord(t *testing.T) {
 			sort.Slice(goldenPts, func(i, j int) bool { return goldenPts[i].time < goldenPts[j].time })
 			want := testutil.GoldenExpected(t)
 			for i, p := range goldenPts { // by time: the golden records are one second apart
-				if got := asRecord(t, p); !sameRecord(got, want[i]) {
+				if got := asRecord(t, p); !testutil.SameRecord(got, want[i]) {
 					t.Errorf("golden record %d stored as %+v, want %+v", i, got, want[i])
 				}
 				if sec := p.time / 1e9; sec != want[i].TimeStamp {
@@ -361,7 +342,7 @@ func TestWriteStoresEveryRecord(t *testing.T) {
 				if !ok {
 					t.Fatalf("record %s not stored", testutil.IDOf(r))
 				}
-				if got := asRecord(t, p); !sameRecord(got, r) {
+				if got := asRecord(t, p); !testutil.SameRecord(got, r) {
 					t.Fatalf("record %s stored as %+v, want %+v", testutil.IDOf(r), got, r)
 				}
 				// Read back in nanoseconds whatever the precision written.
@@ -539,7 +520,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 		rec := asRecord(t, pt)
 		if id := testutil.IDOf(rec); id != "" {
 			ids = append(ids, id)
-			if want := testutil.MakeRecord(mustAtoi(t, strings.TrimPrefix(id, "rec-"))); !sameRecord(rec, want) {
+			if want := testutil.MakeRecord(mustAtoi(t, strings.TrimPrefix(id, "rec-"))); !testutil.SameRecord(rec, want) {
 				t.Fatalf("record %s stored as %+v, want %+v", id, rec, want)
 			}
 		} else {
@@ -551,7 +532,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 		t.Fatalf("%d golden points, want %d", len(golden), len(want))
 	}
 	for i := range want {
-		if !sameRecord(golden[i], want[i]) {
+		if !testutil.SameRecord(golden[i], want[i]) {
 			t.Errorf("golden record %d stored as %+v, want %+v", i, golden[i], want[i])
 		}
 	}

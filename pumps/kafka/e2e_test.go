@@ -18,17 +18,7 @@ import (
 // fail, not skip, when the binary does not build.
 
 func pumpConfig(t *testing.T, redis *testutil.Redis, meta string) string {
-	t.Helper()
-	return testutil.WriteFile(t, "pump.yaml", fmt.Sprintf(`purge-delay: 1
-health-check-address: 127.0.0.1:%d
-redis:
-  host: 127.0.0.1
-  port: %d
-pumps:
-  x:
-    type: kafka
-    meta:
-%s`, testutil.FreePort(t), redis.Port, meta))
+	return testutil.PumpConfig(t, redis, "kafka", meta)
 }
 
 func TestEndToEndDrainsRedisIntoKafkaExactlyOnce(t *testing.T) {

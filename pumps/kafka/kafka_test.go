@@ -43,18 +43,7 @@ func brokerList(c *kfake.Cluster) []any {
 
 // newSink configures and initialises a sink, closed when the test ends.
 func newSink(t testing.TB, meta pumps.Meta) *Kafka {
-	t.Helper()
-	k := New()
-	if err := k.Configure(meta); err != nil {
-		t.Fatalf("Configure: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := k.Init(ctx); err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	t.Cleanup(func() { _ = k.Close(context.Background()) })
-	return k
+	return testutil.StartSink(t, New(), meta)
 }
 
 // consume reads n messages of topic from the start, failing the test when

@@ -86,18 +86,7 @@ func count(t testing.TB, c *pgx.Conn, table string) int {
 
 // newSink configures and initialises a sink, closed when the test ends.
 func newSink(t testing.TB, meta pumps.Meta) *Postgres {
-	t.Helper()
-	p := New()
-	if err := p.Configure(meta); err != nil {
-		t.Fatalf("Configure: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := p.Init(ctx); err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	t.Cleanup(func() { _ = p.Close(context.Background()) })
-	return p
+	return testutil.StartSink(t, New(), meta)
 }
 
 // row is one stored record as the table holds it.

@@ -37,16 +37,7 @@ func seeded(from, to int) []analytics.Record {
 }
 
 func newSink(t testing.TB, meta pumps.Meta) *Prometheus {
-	t.Helper()
-	p := New().(*Prometheus)
-	if err := p.Configure(meta); err != nil {
-		t.Fatalf("Configure(%v): %v", meta, err)
-	}
-	if err := p.Init(context.Background()); err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	t.Cleanup(func() { _ = p.Close(context.Background()) })
-	return p
+	return testutil.StartSink(t, New().(*Prometheus), meta)
 }
 
 // serve exposes collectors the way the daemon does: on a registry of its

@@ -368,26 +368,8 @@ func seeded(from, to int) []analytics.Record {
 }
 
 // sameRecord compares the fields a sink writes (ExpireAt as an instant).
-func sameRecord(a, b analytics.Record) bool {
-	a.Raw, b.Raw = nil, nil
-	if !a.ExpireAt.Equal(b.ExpireAt) {
-		return false
-	}
-	a.ExpireAt, b.ExpireAt = time.Time{}, time.Time{}
-	return reflect.DeepEqual(a, b)
-}
-
 func newSink(t testing.TB, meta pumps.Meta) *Syslog {
-	t.Helper()
-	s := New().(*Syslog)
-	if err := s.Configure(meta); err != nil {
-		t.Fatalf("Configure(%v): %v", meta, err)
-	}
-	if err := s.Init(context.Background()); err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s
+	return testutil.StartSink(t, New().(*Syslog), meta)
 }
 
 func write(t testing.TB, s *Syslog, batch []analytics.Record) error {
@@ -492,7 +474,7 @@ func TestWriteDeliversEveryRecord(t *testing.T) {
 			}
 			want := testutil.GoldenExpected(t)
 			for i, m := range msgs[:len(golden)] {
-				if !sameRecord(m.record, want[i]) {
+				if !testutil.SameRecord(m.record, want[i]) {
 					t.Errorf("golden record %d arrived as %+v, want %+v", i, m.record, want[i])
 				}
 			}
@@ -516,7 +498,7 @@ func TestWriteDeliversEveryRecord(t *testing.T) {
 					}
 				}
 				if i >= len(golden) {
-					if !sameRecord(m.record, batch[i]) {
+					if !testutil.SameRecord(m.record, batch[i]) {
 						t.Fatalf("message %d: record %+v, want %+v", i, m.record, batch[i])
 					}
 					seen[testutil.IDOf(m.record)] = true
@@ -688,7 +670,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 			}
 			want := testutil.GoldenExpected(t)
 			for i := range want {
-				if !sameRecord(msgs[i].record, want[i]) {
+				if !testutil.SameRecord(msgs[i].record, want[i]) {
 					t.Errorf("golden record %d arrived as %+v, want %+v", i, msgs[i].record, want[i])
 				}
 			}

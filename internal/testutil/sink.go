@@ -1,0 +1,33 @@
+package testutil
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pumpd/pump/pumps"
+)
+
+// StartSink configures and initialises s with meta, failing the test on
+// either error, and closes it when the test ends.
+func StartSink[S pumps.Sink](t testing.TB, s S, meta pumps.Meta) S {
+	t.Helper()
+	if err := s.Configure(meta); err != nil {
+		t.Fatalf("Configure(%v): %v", meta, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Init(ctx); err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+// PumpConfig writes a configuration with one pump "x" of type typ whose
+// meta section is metaYAML (lines indented by six spaces), for the redis
+// r, and returns its path.
+func PumpConfig(t testing.TB, r *Redis, typ, metaYAML string) string {
+	t.Helper()
+	return WriteConfig(t, r.Port, "  x:\n    type: "+typ+"\n    meta:\n"+metaYAML, "").ConfigPath
+}
