@@ -14,7 +14,7 @@ RUN CGO_ENABLED=0 go build -trimpath \
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/pump /usr/local/bin/pump
-COPY configs/pump.yaml /etc/pump/pump.yaml
+COPY configs/container.yaml /etc/pump/pump.yaml
 USER nonroot:nonroot
 EXPOSE 7070
 # Longer than a tick, shorter than an operator's patience.
