@@ -148,6 +148,9 @@ func (p *Pump) Run(ctx context.Context) error {
 	}()
 	for {
 		p.health.Beat()
+		if ctx.Err() != nil {
+			return nil
+		}
 		if lease == nil || lease.isLost() {
 			if lease != nil {
 				lease.stop()
