@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -115,4 +116,15 @@ func SameRecord(a, b analytics.Record) bool {
 	return a.TimeStamp == b.TimeStamp && a.Username == b.Username && a.Effect == b.Effect &&
 		a.Conclusion == b.Conclusion && a.Request == b.Request && a.Policies == b.Policies &&
 		a.Deciders == b.Deciders && a.ExpireAt.Equal(b.ExpireAt)
+}
+
+// PushGolden RPUSHes the golden records onto the analytics list, as iam's
+// servers would.
+func PushGolden(t testing.TB, r *Redis) {
+	t.Helper()
+	for _, raw := range GoldenRaw(t) {
+		if err := r.Client().RPush(context.Background(), analytics.DefaultKey, raw).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

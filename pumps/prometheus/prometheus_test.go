@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,8 +21,6 @@ import (
 	"github.com/pumpd/pump/internal/testutil"
 	"github.com/pumpd/pump/pumps"
 )
-
-const goldenDir = "../../../shared/testdata/iam-records"
 
 const metric = "iam_user_authorization_status_total"
 
@@ -326,31 +322,13 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
-// pushGolden RPUSHes iam's own encoded records, as iam's servers would.
-func pushGolden(t *testing.T, r *testutil.Redis) {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "record-*.msgpack"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden records: %v", err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Client().RPush(context.Background(), analytics.DefaultKey, raw).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestEndToEndThroughTheDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
 	const n = 5000
 	r := testutil.StartRedis(t)
-	pushGolden(t, r)
+	testutil.PushGolden(t, r)
 	testutil.Seed(t, r.Client(), analytics.DefaultKey, 0, n)
 	own := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	d := testutil.WriteConfig(t, r.Port,

@@ -31,8 +31,6 @@ import (
 	"github.com/pumpd/pump/pumps"
 )
 
-const goldenDir = "../../../shared/testdata/iam-records"
-
 // message is one syslog message as the test receiver parsed it.
 type message struct {
 	priority int
@@ -631,24 +629,6 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
-// pushGolden RPUSHes iam's own encoded records, as iam's servers would.
-func pushGolden(t *testing.T, r *testutil.Redis) {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "record-*.msgpack"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden records: %v", err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Client().RPush(context.Background(), analytics.DefaultKey, raw).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestEndToEndThroughTheDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
@@ -658,7 +638,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 		t.Run(transport, func(t *testing.T) {
 			rcv := startReceiver(t, transport, "rfc5424", "octet-counting")
 			r := testutil.StartRedis(t)
-			pushGolden(t, r)
+			testutil.PushGolden(t, r)
 			testutil.Seed(t, r.Client(), analytics.DefaultKey, 0, n)
 			d := testutil.WriteConfig(t, r.Port, fmt.Sprintf(
 				"  logs:\n    type: syslog\n    meta: {transport: %s, network_addr: %q, facility: local3, tag: iam-pump}\n", transport, rcv.addr), "")
