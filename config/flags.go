@@ -1,12 +1,16 @@
 package config
 
-import "github.com/spf13/pflag"
+import (
+	"strings"
+
+	"github.com/spf13/pflag"
+)
 
 // AddFlags defines the command-line flags for the most used keys. A flag is
 // named after its key and wins over the file and the environment when set.
 func AddFlags(fs *pflag.FlagSet) *string {
 	d := Default()
-	path := fs.StringP("config", "c", "", "configuration file (YAML); default: the first of "+joinPaths())
+	path := fs.StringP("config", "c", "", "configuration file (YAML); default: the first of "+strings.Join(DefaultPaths, ", "))
 	fs.Int("purge-delay", d.PurgeDelay, "seconds between drain ticks")
 	fs.String("health-check-path", d.HealthCheckPath, "path of the liveness endpoint")
 	fs.String("health-check-address", d.HealthCheckAddress, "listen address of the HTTP server")
@@ -23,15 +27,4 @@ func AddFlags(fs *pflag.FlagSet) *string {
 	fs.String("log.level", d.Log.Level, "log level: debug, info, warn, error")
 	fs.String("log.format", d.Log.Format, "log format: console or json")
 	return path
-}
-
-func joinPaths() string {
-	s := ""
-	for i, p := range DefaultPaths {
-		if i > 0 {
-			s += ", "
-		}
-		s += p
-	}
-	return s
 }

@@ -3,10 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -199,13 +200,7 @@ func Keys() map[string]reflect.Type {
 
 // SortedKeys is Keys' names in order.
 func SortedKeys() []string {
-	keys := Keys()
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(Keys()))
 }
 
 func applyEnv(tree map[string]any, lookup func(string) (string, bool)) error {

@@ -3,10 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,12 +70,7 @@ func (c *Config) Validate() error {
 	if len(c.Pumps) == 0 {
 		bad("pumps", "no pumps configured: add at least one, e.g. pumps: {csv: {type: csv, meta: {csv_dir: ./analytics-data}}}")
 	}
-	names := make([]string, 0, len(c.Pumps))
-	for name := range c.Pumps {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(c.Pumps)) {
 		errs = append(errs, c.Pumps[name].validate(name)...)
 	}
 	return errors.Join(errs...)

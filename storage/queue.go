@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -235,7 +237,7 @@ func (q *Queue) Apply(ctx context.Context, t Trim) error {
 func (q *Queue) apply(ctx context.Context, t Trim, id string) error {
 	keys := []string{t.List, q.LeaseKey(), q.trimMarkKey(), q.DeadKey()}
 	args := []any{q.token, q.ttl.Milliseconds(), id, t.Batch.N, t.Batch.First, t.Batch.Last, t.MaxLen, len(t.DeadLetters)}
-	pumpNames := sortedKeys(t.Parked)
+	pumpNames := slices.Sorted(maps.Keys(t.Parked))
 	for _, p := range pumpNames {
 		keys = append(keys, q.ParkedKey(p))
 		args = append(args, len(t.Parked[p]))

@@ -69,7 +69,7 @@ func (d *daemon) applyReload(stopLoop context.CancelFunc, loopDone <-chan error)
 	for _, name := range append(append([]string{}, added...), changed...) {
 		fresh[name] = next.Pumps[name]
 	}
-	started, err := d.startOutputs(startCtx, next, fresh)
+	started, err := d.startOutputs(startCtx, fresh)
 	if err != nil {
 		d.log.Error("reload refused: a new pump cannot start; the running configuration stays", zap.Error(err))
 		return err

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
-	"sort"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -120,7 +121,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	// The sinks close first, after the loop: each flushes what it holds.
 	shutdown.Register("pumps", d.closeOutputs)
-	outputs, err := d.startOutputs(startCtx, cfg, cfg.Pumps)
+	outputs, err := d.startOutputs(startCtx, cfg.Pumps)
 	if err != nil {
 		return err
 	}
@@ -251,12 +252,7 @@ func staleAfter(cfg config.Config) time.Duration {
 // sink's server is down) does not: that pump starts at its first write
 // that succeeds, its records parked meanwhile, so one sink's outage at boot
 // does not stop the others.
-func (d *daemon) startOutputs(ctx context.Context, cfg config.Config, pumpsCfg map[string]config.Pump) ([]*pump.Output, error) {
-	names := make([]string, 0, len(pumpsCfg))
-	for name := range pumpsCfg {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+func (d *daemon) startOutputs(ctx context.Context, pumpsCfg map[string]config.Pump) ([]*pump.Output, error) {
 	var outputs []*pump.Output
 	fail := func(err error) ([]*pump.Output, error) {
 		for _, out := range outputs {
@@ -264,7 +260,7 @@ func (d *daemon) startOutputs(ctx context.Context, cfg config.Config, pumpsCfg m
 		}
 		return nil, err
 	}
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(pumpsCfg)) {
 		pc := pumpsCfg[name]
 		info, ok := pumps.Lookup(pc.Type)
 		if !ok {

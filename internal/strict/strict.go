@@ -3,8 +3,9 @@ package strict
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -20,12 +21,7 @@ func Decode(prefix string, m map[string]any, dst any) error {
 		return fmt.Errorf("strict: destination %T is not a pointer to a struct", dst)
 	}
 	fields := Fields(rv.Elem().Type())
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		idx, ok := fields[k]
 		if !ok {
 			return UnknownKey(join(prefix, k), k, fieldNames(fields))
@@ -172,12 +168,7 @@ func join(prefix, key string) string {
 }
 
 func fieldNames(fields map[string][]int) []string {
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(fields))
 }
 
 // UnknownKey is the error for a key that is not one of known, suggesting the
