@@ -198,18 +198,14 @@ func Keys() map[string]reflect.Type {
 	return out
 }
 
-// SortedKeys is Keys' names in order.
-func SortedKeys() []string {
-	return slices.Sorted(maps.Keys(Keys()))
-}
-
 func applyEnv(tree map[string]any, lookup func(string) (string, bool)) error {
-	for _, key := range SortedKeys() {
+	keys := Keys()
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		v, ok := lookup(EnvName(key))
 		if !ok {
 			continue
 		}
-		if err := setPath(tree, key, scalar(v, Keys()[key])); err != nil {
+		if err := setPath(tree, key, scalar(v, keys[key])); err != nil {
 			return fmt.Errorf("%s (from %s): %w", key, EnvName(key), err)
 		}
 	}
