@@ -14,8 +14,11 @@ var ErrJSONTime = errors.New("expireAt: year outside of range [0,9999]")
 // AppendJSON appends r as one JSON object with iam's json field names, the
 // same document encoding/json would produce (without its HTML escaping),
 // without reflection or allocations: the JSON sinks encode every record.
-// On error b is returned unchanged.
+// It appends r.JSON when that is set. On error b is returned unchanged.
 func AppendJSON(b []byte, r *Record) ([]byte, error) {
+	if r.JSON != nil {
+		return append(b, r.JSON...), nil
+	}
 	if y := r.ExpireAt.Year(); y < 0 || y > 9999 {
 		return b, ErrJSONTime
 	}

@@ -3,6 +3,7 @@ package analytics
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,5 +70,18 @@ func TestAppendJSONRefusesWhatEncodingJSONRefuses(t *testing.T) {
 	}
 	if b, err := AppendJSON([]byte("x"), &r); !errors.Is(err, ErrJSONTime) || string(b) != "x" {
 		t.Fatalf("AppendJSON = %q, %v; want the buffer unchanged and ErrJSONTime", b, err)
+	}
+}
+
+func TestAppendJSONAppendsTheEncodingTheRecordCarries(t *testing.T) {
+	r := Record{Username: "peter", Policies: "p", Deciders: "d"}
+	r.JSON = []byte(`{"already":"encoded"}`)
+	if got, err := AppendJSON([]byte("x"), &r); err != nil || string(got) != `x{"already":"encoded"}` {
+		t.Fatalf("AppendJSON = %q, %v; want the carried bytes after x", got, err)
+	}
+	r.OmitDetails()
+	got, err := AppendJSON(nil, &r)
+	if err != nil || !strings.Contains(string(got), `"username":"peter"`) || !strings.Contains(string(got), `"policies":"","deciders":""`) {
+		t.Fatalf("after OmitDetails AppendJSON = %s, %v; want the record encoded afresh without details", got, err)
 	}
 }

@@ -23,12 +23,19 @@ type Record struct {
 	// Raw is the element exactly as it was read from Redis. Sinks use it
 	// for stable ids and dead letters; it must not be modified.
 	Raw []byte `json:"-" bson:"-" msgpack:"-"`
+
+	// JSON, when not nil, is the record as AppendJSON encodes it, and
+	// AppendJSON appends it instead of encoding again: the loop encodes a
+	// record once for all the pumps that write JSON. Whoever changes a
+	// field of a record must set JSON to nil (OmitDetails does).
+	JSON []byte `json:"-" bson:"-" msgpack:"-"`
 }
 
 // OmitDetails blanks the fields that omit-detailed-recording leaves out.
 func (r *Record) OmitDetails() {
 	r.Policies = ""
 	r.Deciders = ""
+	r.JSON = nil
 }
 
 // ID is a stable identifier derived from the record's original bytes, so a

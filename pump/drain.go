@@ -69,7 +69,31 @@ func (p *Pump) decode(raws [][]byte) *batch {
 		b.records = append(b.records, rec)
 		b.rawIdx = append(b.rawIdx, i)
 	}
+	if p.shareJSON {
+		encodeJSON(b.records)
+	}
 	return b
+}
+
+// encodeJSON sets each record's JSON, all in one buffer. A record that
+// cannot be encoded keeps none, so each pump rejects it with the error.
+func encodeJSON(recs []analytics.Record) {
+	size := 0
+	for i := range recs {
+		// JSON adds the field names and escapes the request's quotes.
+		size += len(recs[i].Raw)*5/4 + 160
+	}
+	buf := make([]byte, 0, size)
+	for i := range recs {
+		start := len(buf)
+		out, err := analytics.AppendJSON(buf, &recs[i])
+		if err != nil {
+			continue
+		}
+		// Should append grow buf, earlier records keep the old array.
+		buf = out
+		recs[i].JSON = buf[start:len(buf):len(buf)]
+	}
 }
 
 // drainStats is what one drain did, for its log line.

@@ -68,6 +68,9 @@ type Pump struct {
 	outputs []*Output
 	log     *zap.Logger
 	health  *Health
+	// shareJSON is set when two or more pumps write the same JSON of a
+	// record: the decoder then encodes each record once for all of them.
+	shareJSON bool
 
 	// mu guards cfg and outputs against Update while a scrape reads them;
 	// the loop itself never runs during an Update.
@@ -88,13 +91,19 @@ func New(o Options) *Pump {
 // Update swaps the configuration and outputs (a reload). Call it only while
 // Run is not running.
 func (p *Pump) Update(cfg config.Config, outputs []*Output) {
+	jsonWriters := 0
 	for _, out := range outputs {
 		out.usernames = set(out.Config.Filters.Usernames)
 		out.skip = set(out.Config.Filters.SkipUsernames)
 		out.omit = cfg.OmitDetailedRecording || out.Config.OmitDetailedRecording
+		// A pump that omits details writes other bytes and encodes its own.
+		if _, ok := out.Sink.(pumps.JSONWriter); ok && !out.omit {
+			jsonWriters++
+		}
 	}
 	p.mu.Lock()
 	p.cfg, p.outputs = cfg, outputs
+	p.shareJSON = jsonWriters >= 2
 	p.mu.Unlock()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,5 +175,74 @@ func TestDeliverGivesUpAtTheShutdownDeadlineWithoutParking(t *testing.T) {
 	}
 	if len(b.parked) != 0 {
 		t.Fatal("records parked at shutdown: they must stay at the head instead")
+	}
+}
+
+// jsonSink is a scriptedSink that says it writes analytics.AppendJSON's bytes.
+type jsonSink struct{ scriptedSink }
+
+func (*jsonSink) WritesRecordJSON() {}
+
+func TestTwoJSONPumpsShareOneEncodingOfEachRecord(t *testing.T) {
+	type pump struct {
+		json, omit bool
+	}
+	for _, tc := range []struct {
+		name   string
+		pumps  []pump
+		shared bool
+	}{
+		{"one JSON pump encodes its own", []pump{{json: true}}, false},
+		{"a JSON pump beside another kind", []pump{{json: true}, {}}, false},
+		{"two JSON pumps", []pump{{json: true}, {json: true}}, true},
+		{"two JSON pumps, one omitting details", []pump{{json: true}, {json: true, omit: true}}, false},
+		{"three JSON pumps, one omitting details", []pump{{json: true}, {json: true, omit: true}, {json: true}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var outs []*Output
+			for i, pc := range tc.pumps {
+				cfg := config.PumpDefaults()
+				cfg.OmitDetailedRecording = pc.omit
+				var sink pumps.Sink = &scriptedSink{}
+				if pc.json {
+					sink = &jsonSink{}
+				}
+				outs = append(outs, &Output{Name: fmt.Sprint("p", i), Sink: sink, Config: cfg})
+			}
+			p := New(Options{Config: config.Default(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
+				Outputs: outs, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
+			raws := make([][]byte, 0, 4)
+			for i := range 4 {
+				rec := testutil.MakeRecord(i)
+				if i == 2 { // JSON cannot hold it: each pump must meet the error itself
+					rec.ExpireAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+				}
+				raw, err := analytics.Encode(&rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raws = append(raws, raw)
+			}
+			b := p.decode(raws)
+			for i, out := range outs {
+				recs, _ := out.view(b)
+				for j := range recs {
+					r := recs[j]
+					if want := tc.shared && !tc.pumps[i].omit && j != 2; (r.JSON != nil) != want {
+						t.Fatalf("pump %d record %d: has shared JSON = %v, want %v", i, j, r.JSON != nil, want)
+					}
+					got, gotErr := analytics.AppendJSON(nil, &r)
+					fresh := r
+					fresh.JSON = nil
+					want, wantErr := analytics.AppendJSON(nil, &fresh)
+					if string(got) != string(want) || (gotErr == nil) != (wantErr == nil) {
+						t.Fatalf("pump %d record %d: AppendJSON = %s, %v; encoding afresh gives %s, %v", i, j, got, gotErr, want, wantErr)
+					}
+					if tc.pumps[i].omit && gotErr == nil && !strings.Contains(string(got), `"policies":"","deciders":""`) {
+						t.Fatalf("pump %d omits details but wrote %s", i, got)
+					}
+				}
+			}
+		})
 	}
 }

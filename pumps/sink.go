@@ -30,6 +30,16 @@ type Sink interface {
 	Close(ctx context.Context) error
 }
 
+// JSONWriter is a sink that writes every record as analytics.AppendJSON
+// encodes it. When two or more pumps do, the loop encodes each record once
+// into Record.JSON and they share those bytes instead of each encoding the
+// same record again.
+type JSONWriter interface {
+	Sink
+	// WritesRecordJSON marks the sink; it does nothing.
+	WritesRecordJSON()
+}
+
 // Meta is a pump's meta section as it appears in the YAML file.
 type Meta map[string]any
 

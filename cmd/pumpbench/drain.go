@@ -42,9 +42,21 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 	if e.readAhead > 0 {
 		extra += fmt.Sprintf("read-ahead: %d\n", e.readAhead)
 	}
+	typ, names, metas := b.typ, []string{pumpName}, []string{t.meta}
+	if typ == "" {
+		typ = b.name
+	}
+	if len(t.metas) > 0 {
+		names, metas = nil, t.metas
+		for i := range metas {
+			names = append(names, fmt.Sprintf("%s%d", pumpName, i+1))
+		}
+	}
 	cfg := fmt.Sprintf("purge-delay: 1\nhealth-check-address: 127.0.0.1:%d\nredis: {host: 127.0.0.1, port: %d}\n%s"+
-		"log: {level: warn, output-paths: stderr}\npumps:\n  %s:\n    type: %s\n    meta: %s\n",
-		healthPort, port, extra, pumpName, b.name, t.meta)
+		"log: {level: warn, output-paths: stderr}\npumps:\n", healthPort, port, extra)
+	for i, name := range names {
+		cfg += fmt.Sprintf("  %s:\n    type: %s\n    meta: %s\n", name, typ, metas[i])
+	}
 	path := filepath.Join(e.work, "bench-"+b.name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return res, err
@@ -115,15 +127,17 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 		}
 	}
 
-	// The pump's own account: every record written once to the pump, none
+	// The pump's own account: every record written once to each pump, none
 	// dead-lettered or parked.
-	written := metricSum(metrics, "pump_records_written_total", `pump="`+pumpName+`"`)
-	if written != float64(n) {
-		return res, fmt.Errorf("the pump counted %.0f records written, want %d", written, n)
-	}
-	for _, m := range []string{"pump_records_dead_lettered_total", "pump_records_parked_total"} {
-		if v := metricSum(metrics, m, `pump="`+pumpName+`"`); v != 0 {
-			return res, fmt.Errorf("%s is %.0f, want 0", m, v)
+	for _, name := range names {
+		written := metricSum(metrics, "pump_records_written_total", `pump="`+name+`"`)
+		if written != float64(n) {
+			return res, fmt.Errorf("pump %s counted %.0f records written, want %d", name, written, n)
+		}
+		for _, m := range []string{"pump_records_dead_lettered_total", "pump_records_parked_total"} {
+			if v := metricSum(metrics, m, `pump="`+name+`"`); v != 0 {
+				return res, fmt.Errorf("%s{pump=%q} is %.0f, want 0", m, name, v)
+			}
 		}
 	}
 	if v := metricSum(metrics, "pump_records_undecodable_total", ""); v != 0 {

@@ -17,6 +17,8 @@ import (
 // receives its records.
 type benchSink struct {
 	name string
+	// typ is the sink type when name is not one (a fan-out line).
+	typ string
 	// slow sinks drain -slow-records records instead of -records.
 	slow  bool
 	setup func(e *env, n int) (*target, error)
@@ -25,7 +27,9 @@ type benchSink struct {
 // A target is one sink's benchmark set-up: the pump's meta for it, the
 // server that receives the records and a way to count them there.
 type target struct {
-	meta   string // the pump's meta, a YAML flow mapping
+	meta string // the pump's meta, a YAML flow mapping
+	// metas, when set, fans out: one pump of the line's type per meta.
+	metas  []string
 	server string // what receives the records, for the table
 	inProc bool   // the server runs inside pumpbench and competes with the pump for the CPU
 	// count returns how many records the server holds; metrics is the
@@ -49,11 +53,13 @@ func skip(format string, args ...any) error { return skipError{fmt.Sprintf(forma
 var sinks = []benchSink{
 	{name: "dummy", setup: setupDummy},
 	{name: "jsonl", setup: setupJSONL},
+	{name: "jsonl-x3", typ: "jsonl", setup: setupJSONLFanOut},
 	{name: "csv", setup: setupCSV},
 	{name: "stdout", setup: setupStdout},
 	{name: "prometheus", setup: setupPrometheus},
 	{name: "http", setup: setupHTTP},
 	{name: "syslog", setup: setupSyslog},
+	{name: "syslog-x3", typ: "syslog", setup: fanOut(3, setupSyslog)},
 	{name: "kafka", setup: setupKafka},
 	{name: "elasticsearch", slow: true, setup: setupElasticsearch},
 	{name: "postgres", slow: true, setup: setupPostgres},
@@ -112,6 +118,71 @@ func setupJSONL(e *env, _ int) (*target, error) {
 		},
 		close: func() { os.RemoveAll(dir) },
 	}, nil
+}
+
+// setupJSONLFanOut drains into three jsonl pumps at once, which share one
+// JSON encoding of each record.
+func setupJSONLFanOut(e *env, _ int) (*target, error) {
+	dir, err := freshDir(e, "jsonl-x3")
+	if err != nil {
+		return nil, err
+	}
+	var metas, paths []string
+	for i := range 3 {
+		path := filepath.Join(dir, fmt.Sprintf("out-%d.jsonl", i+1))
+		paths = append(paths, path)
+		metas = append(metas, fmt.Sprintf("{path: %q}", path))
+	}
+	return &target{
+		metas:   metas,
+		server:  "three files in the temp dir (fsync per batch each)",
+		checked: "lines in each of the three files",
+		count: func(string) (int, error) {
+			var counts []int
+			for _, path := range paths {
+				f, err := os.Open(path)
+				if err != nil {
+					return 0, err
+				}
+				c, err := countLines(f)
+				f.Close()
+				if err != nil {
+					return 0, err
+				}
+				counts = append(counts, c)
+			}
+			if slices.Min(counts) != slices.Max(counts) {
+				return 0, fmt.Errorf("the files hold %v lines, want the same in each", counts)
+			}
+			return counts[0], nil
+		},
+		close: func() { os.RemoveAll(dir) },
+	}, nil
+}
+
+// fanOut drains into k pumps that all send to the one server setup makes;
+// the server must count every message it receives.
+func fanOut(k int, setup func(*env, int) (*target, error)) func(*env, int) (*target, error) {
+	return func(e *env, n int) (*target, error) {
+		t, err := setup(e, n)
+		if err != nil {
+			return nil, err
+		}
+		for range k {
+			t.metas = append(t.metas, t.meta)
+		}
+		t.server = fmt.Sprintf("%d pumps into one %s", k, t.server)
+		t.checked = fmt.Sprintf("%s, divided by %d", t.checked, k)
+		count := t.count
+		t.count = func(metrics string) (int, error) {
+			total, err := count(metrics)
+			if err != nil || total%k != 0 {
+				return 0, errors.Join(err, fmt.Errorf("%d messages for %d pumps", total, k))
+			}
+			return total / k, nil
+		}
+		return t, nil
+	}
 }
 
 func setupCSV(e *env, _ int) (*target, error) {

@@ -439,4 +439,8 @@ func (h *HTTP) Close(context.Context) error {
 	return nil
 }
 
-var _ pumps.Sink = (*HTTP)(nil)
+// WritesRecordJSON marks the sink as a pumps.JSONWriter: it writes each
+// record as analytics.AppendJSON encodes it.
+func (h *HTTP) WritesRecordJSON() {}
+
+var _ pumps.JSONWriter = (*HTTP)(nil)

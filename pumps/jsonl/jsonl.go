@@ -96,4 +96,8 @@ func (j *JSONL) Close(context.Context) error {
 	return nil
 }
 
-var _ pumps.Sink = (*JSONL)(nil)
+// WritesRecordJSON marks the sink as a pumps.JSONWriter: it writes each
+// record as analytics.AppendJSON encodes it.
+func (j *JSONL) WritesRecordJSON() {}
+
+var _ pumps.JSONWriter = (*JSONL)(nil)

@@ -295,11 +295,14 @@ func (k *Kafka) Write(ctx context.Context, batch []analytics.Record) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(k.meta.Timeout))
 	defer cancel()
 	var buf []byte
+	var rejected []pumps.Rejection
 	ends := make([]int, len(batch))
 	for i := range batch {
 		var err error
 		if buf, err = k.appendMessage(buf, &batch[i]); err != nil {
-			return pumps.Permanent(fmt.Errorf("kafka: encode record %d: %w", i, err))
+			rejected = append(rejected, pumps.Rejection{Index: i, Err: fmt.Errorf("kafka: encode record: %w", err)})
+			ends[i] = -1
+			continue
 		}
 		ends[i] = len(buf)
 	}
@@ -308,8 +311,12 @@ func (k *Kafka) Write(ctx context.Context, batch []analytics.Record) error {
 		err   error
 	}
 	results := make(chan result, len(batch)) // so promises never block
-	start := 0
+	start, produced := 0, 0
 	for i := range batch {
+		if ends[i] < 0 {
+			continue
+		}
+		produced++
 		rec := &kgo.Record{
 			Key:     []byte(batch[i].Username),
 			Value:   buf[start:ends[i]:ends[i]],
@@ -324,10 +331,9 @@ func (k *Kafka) Write(ctx context.Context, batch []analytics.Record) error {
 		k.reset()
 		return fmt.Errorf("kafka: produce to %s: gave up waiting for acknowledgements: %w", k.meta.Topic, err)
 	}
-	var rejected []pumps.Rejection
 	var transient error
 	failed := 0
-	for range batch {
+	for range produced {
 		var res result
 		select {
 		case res = <-results:
@@ -347,7 +353,7 @@ func (k *Kafka) Write(ctx context.Context, batch []analytics.Record) error {
 	}
 	switch {
 	case transient != nil:
-		return fmt.Errorf("kafka: produce to %s: %d of %d records failed: %w", k.meta.Topic, failed, len(batch), transient)
+		return fmt.Errorf("kafka: produce to %s: %d of %d records failed: %w", k.meta.Topic, failed, produced, transient)
 	case len(rejected) > 0:
 		sort.Slice(rejected, func(i, j int) bool { return rejected[i].Index < rejected[j].Index })
 		return &pumps.RejectedError{Rejections: rejected}
@@ -390,16 +396,12 @@ func tooLarge(err error) bool {
 // appendMessage appends the message value of r: the record with iam's JSON
 // names, and the meta_data members beside them.
 func (k *Kafka) appendMessage(dst []byte, r *analytics.Record) ([]byte, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return dst, err
+	out, err := analytics.AppendJSON(dst, r)
+	if err != nil || len(k.extra) == 0 {
+		return out, err
 	}
-	if len(k.extra) == 0 {
-		return append(dst, b...), nil
-	}
-	dst = append(dst, b[:len(b)-1]...) // without the closing brace
-	dst = append(dst, k.extra...)
-	return append(dst, '}'), nil
+	out = append(out[:len(out)-1], k.extra...) // before the closing brace
+	return append(out, '}'), nil
 }
 
 // Close waits for anything still buffered and closes the connections.
@@ -439,4 +441,8 @@ func (b *Brokers) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-var _ pumps.Sink = (*Kafka)(nil)
+// WritesRecordJSON marks the sink as a pumps.JSONWriter: it writes each
+// record as analytics.AppendJSON encodes it.
+func (k *Kafka) WritesRecordJSON() {}
+
+var _ pumps.JSONWriter = (*Kafka)(nil)

@@ -440,30 +440,42 @@ func TestInitFailsTransientlyOnADeadPort(t *testing.T) {
 }
 
 func TestWriteRejectsOnlyTheRecordKafkaCannotTake(t *testing.T) {
-	c := startKafka(t)
-	k := newSink(t, pumps.Meta{"broker": brokerList(c), "topic": topic, "compression": "none"})
-	batch := testutil.Records(t, 0, 5)
-	batch[2].Request = strings.Repeat("x", 2<<20) // over the 1 MB batch limit
-	err := k.Write(context.Background(), batch)
-	var rej *pumps.RejectedError
-	if !errors.As(err, &rej) {
-		t.Fatalf("Write = %v, want a RejectedError", err)
+	tests := []struct {
+		name  string
+		spoil func(*analytics.Record)
+		want  string
+	}{
+		{"over the 1 MB batch limit", func(r *analytics.Record) { r.Request = strings.Repeat("x", 2<<20) }, "kafka: "},
+		{"expireAt past year 9999", func(r *analytics.Record) { r.ExpireAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, "encode record"},
 	}
-	if len(rej.Rejections) != 1 || rej.Rejections[0].Index != 2 {
-		t.Fatalf("rejections = %+v, want only index 2", rej.Rejections)
-	}
-	got := consume(t, c.ListenAddrs(), 4)
-	for _, msg := range got {
-		var rec analytics.Record
-		if err := json.Unmarshal(msg.Value, &rec); err != nil {
-			t.Fatal(err)
-		}
-		if testutil.IDOf(rec) == testutil.RecordID(2) {
-			t.Error("the rejected record reached Kafka")
-		}
-	}
-	if n := endOffset(t, c.ListenAddrs()); n != 4 {
-		t.Errorf("topic holds %d messages, want 4", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := startKafka(t)
+			k := newSink(t, pumps.Meta{"broker": brokerList(c), "topic": topic, "compression": "none"})
+			batch := testutil.Records(t, 0, 5)
+			tt.spoil(&batch[2])
+			err := k.Write(context.Background(), batch)
+			var rej *pumps.RejectedError
+			if !errors.As(err, &rej) {
+				t.Fatalf("Write = %v, want a RejectedError", err)
+			}
+			if len(rej.Rejections) != 1 || rej.Rejections[0].Index != 2 || !strings.Contains(rej.Rejections[0].Err.Error(), tt.want) {
+				t.Fatalf("rejections = %+v, want only index 2, saying %q", rej.Rejections, tt.want)
+			}
+			got := consume(t, c.ListenAddrs(), 4)
+			for _, msg := range got {
+				var rec analytics.Record
+				if err := json.Unmarshal(msg.Value, &rec); err != nil {
+					t.Fatal(err)
+				}
+				if testutil.IDOf(rec) == testutil.RecordID(2) {
+					t.Error("the rejected record reached Kafka")
+				}
+			}
+			if n := endOffset(t, c.ListenAddrs()); n != 4 {
+				t.Errorf("topic holds %d messages, want 4", n)
+			}
+		})
 	}
 }
 

@@ -442,7 +442,7 @@ func (m *Mongo) encode(batch []analytics.Record) (docs []doc, rejected []pumps.R
 		raw := Document(id, r)
 		if len(raw) > max {
 			slim := *r
-			slim.Request, slim.Policies, slim.Deciders = "", "", ""
+			slim.Request, slim.Policies, slim.Deciders, slim.JSON = "", "", "", nil
 			raw = Document(id, &slim)
 			if len(raw) > max {
 				rejected = append(rejected, pumps.Rejection{Index: i, Err: fmt.Errorf(

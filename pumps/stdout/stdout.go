@@ -83,4 +83,8 @@ func (s *Stdout) Close(context.Context) error {
 	return nil
 }
 
-var _ pumps.Sink = (*Stdout)(nil)
+// WritesRecordJSON marks the sink as a pumps.JSONWriter: it writes each
+// record as analytics.AppendJSON encodes it.
+func (s *Stdout) WritesRecordJSON() {}
+
+var _ pumps.JSONWriter = (*Stdout)(nil)

@@ -448,4 +448,8 @@ func (s *Syslog) Close(context.Context) error {
 	return nil
 }
 
-var _ pumps.Sink = (*Syslog)(nil)
+// WritesRecordJSON marks the sink as a pumps.JSONWriter: it writes each
+// record as analytics.AppendJSON encodes it.
+func (s *Syslog) WritesRecordJSON() {}
+
+var _ pumps.JSONWriter = (*Syslog)(nil)
