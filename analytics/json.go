@@ -43,6 +43,15 @@ func AppendJSON(b []byte, r *Record) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// plainByte marks the bytes a JSON string holds as they are: one table
+// load per byte instead of three comparisons, in the JSON sinks' hot loop.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // AppendJSONString appends s as a quoted JSON string. Invalid UTF-8 becomes
 // U+FFFD, as with encoding/json.
 func AppendJSONString(b []byte, s string) []byte {
@@ -50,11 +59,11 @@ func AppendJSONString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if plainByte[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
