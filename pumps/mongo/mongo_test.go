@@ -554,7 +554,7 @@ func TestUnreachableServerIsTransient(t *testing.T) {
 		if errors.As(err, &rej) {
 			t.Errorf("%s Write: an outage rejected records: %v", attempt, err)
 		}
-		if took > timeout+3*time.Second { // slack for a loaded machine
+		if took > timeout+15*time.Second { // the driver's own server selection gives up after 30s
 			t.Errorf("%s Write took %v with a %v timeout", attempt, took, timeout)
 		}
 		t.Logf("%s Write during the outage: %v (after %v)", attempt, err, took.Round(time.Millisecond))
