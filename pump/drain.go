@@ -18,7 +18,8 @@ type batch struct {
 	raws    [][]byte
 	fp      storage.Fingerprint
 	records []analytics.Record
-	rawIdx  []int // raws index of each record
+	rawIdx  []int  // raws index of each record
+	json    []byte // holds the records' shared JSON, reused once b is trimmed
 
 	mu         sync.Mutex
 	dead       [][]byte
@@ -70,20 +71,44 @@ func (p *Pump) decode(raws [][]byte) *batch {
 		b.rawIdx = append(b.rawIdx, i)
 	}
 	if p.shareJSON {
-		encodeJSON(b.records)
+		var buf []byte
+		select {
+		case buf = <-p.jsonBufs:
+		default:
+		}
+		b.json = encodeJSON(b.records, buf)
 	}
 	return b
 }
 
-// encodeJSON sets each record's JSON, all in one buffer. A record that
-// cannot be encoded keeps none, so each pump rejects it with the error.
-func encodeJSON(recs []analytics.Record) {
+// recycle keeps b's JSON buffer for a later batch. Call it only when no
+// pump holds b's records any more.
+func (p *Pump) recycle(b *batch) {
+	if b.json == nil {
+		return
+	}
+	select {
+	case p.jsonBufs <- b.json[:0]:
+	default:
+	}
+	b.json = nil
+}
+
+// encodeJSON sets each record's JSON, all in buf (grown when too small) and
+// returns it. A record that cannot be encoded keeps none, so each pump
+// rejects it with the error.
+func encodeJSON(recs []analytics.Record, buf []byte) []byte {
 	size := 0
 	for i := range recs {
 		// JSON adds the field names and escapes the request's quotes.
 		size += len(recs[i].Raw)*5/4 + 160
 	}
-	buf := make([]byte, 0, size)
+	// size is generous: a spare buffer a little smaller still fits, and
+	// append grows it in the rare case it does not.
+	if cap(buf) < size*4/5 {
+		buf = make([]byte, 0, size)
+	}
+	buf = buf[:0]
 	for i := range recs {
 		start := len(buf)
 		out, err := analytics.AppendJSON(buf, &recs[i])
@@ -94,6 +119,7 @@ func encodeJSON(recs []analytics.Record) {
 		buf = out
 		recs[i].JSON = buf[start:len(buf):len(buf)]
 	}
+	return buf
 }
 
 // drainStats is what one drain did, for its log line.
@@ -214,6 +240,7 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 			if trimErr != nil {
 				cancelAbort(trimErr)
 			} else {
+				p.recycle(b) // every pump is done with it
 				p.inFlight.Add(-1)
 				st.batches++
 				st.records += len(b.raws)

@@ -71,6 +71,7 @@ type Pump struct {
 	// shareJSON is set when two or more pumps write the same JSON of a
 	// record: the decoder then encodes each record once for all of them.
 	shareJSON bool
+	jsonBufs  chan []byte // spare buffers for the shared JSON, one per batch in flight
 
 	// mu guards cfg and outputs against Update while a scrape reads them;
 	// the loop itself never runs during an Update.
@@ -104,6 +105,7 @@ func (p *Pump) Update(cfg config.Config, outputs []*Output) {
 	p.mu.Lock()
 	p.cfg, p.outputs = cfg, outputs
 	p.shareJSON = jsonWriters >= 2
+	p.jsonBufs = make(chan []byte, cfg.ReadAhead+2)
 	p.mu.Unlock()
 }
 

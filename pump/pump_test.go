@@ -246,3 +246,41 @@ func TestTwoJSONPumpsShareOneEncodingOfEachRecord(t *testing.T) {
 		})
 	}
 }
+
+func TestTheSharedJSONBufferIsReusedOnlyAfterItsBatch(t *testing.T) {
+	var outs []*Output
+	for i := range 2 {
+		outs = append(outs, &Output{Name: fmt.Sprint("p", i), Sink: &jsonSink{}, Config: config.PumpDefaults()})
+	}
+	p := New(Options{Config: config.Default(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
+		Outputs: outs, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
+	encode := func(from, to int) [][]byte {
+		var raws [][]byte
+		for i := from; i < to; i++ {
+			raws = append(raws, testutil.EncodedRecord(t, i))
+		}
+		return raws
+	}
+	first := p.decode(encode(0, 50))
+	second := p.decode(encode(50, 100)) // in flight together: separate buffers
+	if &first.json[:1][0] == &second.json[:1][0] {
+		t.Fatal("two batches in flight share one JSON buffer")
+	}
+	firstBuf := &first.json[:1][0]
+	p.recycle(first)
+	third := p.decode(encode(100, 150))
+	if &third.json[:1][0] != firstBuf {
+		t.Error("the third batch did not reuse the trimmed first batch's buffer")
+	}
+	for _, b := range []*batch{second, third} {
+		for i := range b.records {
+			r := b.records[i]
+			fresh := r
+			fresh.JSON = nil
+			want, _ := analytics.AppendJSON(nil, &fresh)
+			if string(r.JSON) != string(want) {
+				t.Fatalf("record %s carries %s, want %s", testutil.IDOf(r), r.JSON, want)
+			}
+		}
+	}
+}
