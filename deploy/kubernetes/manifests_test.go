@@ -46,6 +46,9 @@ type (
 	}
 	deploymentSpec struct {
 		Replicas *int `yaml:"replicas"`
+		Strategy struct {
+			Type string `yaml:"type"`
+		} `yaml:"strategy"`
 		Selector struct {
 			MatchLabels map[string]string `yaml:"matchLabels"`
 		} `yaml:"selector"`
@@ -124,7 +127,10 @@ type (
 		ConfigMap *struct {
 			Name string `yaml:"name"`
 		} `yaml:"configMap"`
-		EmptyDir any `yaml:"emptyDir"`
+		EmptyDir              any `yaml:"emptyDir"`
+		PersistentVolumeClaim *struct {
+			ClaimName string `yaml:"claimName"`
+		} `yaml:"persistentVolumeClaim"`
 	}
 	serviceSpec struct {
 		Selector map[string]string `yaml:"selector"`
@@ -138,11 +144,12 @@ type (
 
 // knownKinds are the apiVersion and kind pairs the example may use.
 var knownKinds = map[string]string{
-	"ConfigMap":     "v1",
-	"Secret":        "v1",
-	"Service":       "v1",
-	"Deployment":    "apps/v1",
-	"Kustomization": "kustomize.config.k8s.io/v1beta1",
+	"ConfigMap":             "v1",
+	"PersistentVolumeClaim": "v1",
+	"Secret":                "v1",
+	"Service":               "v1",
+	"Deployment":            "apps/v1",
+	"Kustomization":         "kustomize.config.k8s.io/v1beta1",
 }
 
 // loadManifests parses every YAML document of every .yaml file here.
@@ -548,5 +555,60 @@ func TestKubernetesServiceSelectsThePodAndItsNamedPorts(t *testing.T) {
 		if !ports[fmt.Sprint(p.TargetPort)] {
 			t.Errorf("Service port %s targets %v, which no container declares", p.Name, p.TargetPort)
 		}
+	}
+}
+
+// The records waiting in Redis must outlive the pod: the append-only file on
+// a claimed volume, mounted by one pod at a time.
+func TestKubernetesRedisKeepsItsRecordsOnAPersistentVolume(t *testing.T) {
+	objs := loadManifests(t)
+	dep := decodeSpec[deploymentSpec](t, find(t, objs, "Deployment", ""))
+	redis := dep.Template.Spec.container(t, "redis")
+	arg := func(name string) string {
+		i := slices.Index(redis.Args, name)
+		if i < 0 || i+1 >= len(redis.Args) {
+			return ""
+		}
+		return redis.Args[i+1]
+	}
+	if arg("--appendonly") != "yes" {
+		t.Errorf("redis args %v: want --appendonly yes", redis.Args)
+	}
+	dir := arg("--dir")
+	var volume string
+	for _, m := range redis.VolumeMounts {
+		if path.Clean(m.MountPath) == path.Clean(dir) && !m.ReadOnly {
+			volume = m.Name
+		}
+	}
+	if dir == "" || volume == "" {
+		t.Fatalf("redis --dir %q is not a writable volume mount", dir)
+	}
+	var claim string
+	for _, v := range dep.Template.Spec.Volumes {
+		if v.Name == volume && v.PersistentVolumeClaim != nil {
+			claim = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	if claim == "" {
+		t.Fatalf("volume %q holding Redis's files is not a PersistentVolumeClaim: deleting the pod would lose the backlog", volume)
+	}
+	pvc := find(t, objs, "PersistentVolumeClaim", claim)
+	var spec struct {
+		AccessModes []string `yaml:"accessModes"`
+		Resources   struct {
+			Requests map[string]string `yaml:"requests"`
+		} `yaml:"resources"`
+	}
+	if err := pvc.Spec.Decode(&spec); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(spec.AccessModes, []string{"ReadWriteOnce"}) || spec.Resources.Requests["storage"] == "" {
+		t.Errorf("claim %s: access modes %v, storage %q; want ReadWriteOnce and a size", claim, spec.AccessModes, spec.Resources.Requests["storage"])
+	}
+	// A rolling update would start a second Redis on the same file (or
+	// wait forever for a ReadWriteOnce volume on another node).
+	if dep.Strategy.Type != "Recreate" || dep.Replicas == nil || *dep.Replicas != 1 {
+		t.Errorf("strategy %q with %v replicas: want Recreate and 1", dep.Strategy.Type, dep.Replicas)
 	}
 }
