@@ -70,15 +70,18 @@ func (p *Pump) decode(raws [][]byte) *batch {
 		b.records = append(b.records, rec)
 		b.rawIdx = append(b.rawIdx, i)
 	}
-	if p.shareJSON {
-		var buf []byte
-		select {
-		case buf = <-p.jsonBufs:
-		default:
-		}
-		b.json = encodeJSON(b.records, buf)
-	}
 	return b
+}
+
+// shareEncoding encodes b's records once for all the JSON pumps, in a spare
+// buffer when there is one.
+func (p *Pump) shareEncoding(b *batch) {
+	var buf []byte
+	select {
+	case buf = <-p.jsonBufs:
+	default:
+	}
+	b.json = encodeJSON(b.records, buf)
 }
 
 // recycle keeps b's JSON buffer for a later batch. Call it only when no
@@ -221,6 +224,9 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 		}()
 		for elems := range raw {
 			b := p.decode(elems)
+			if p.shareJSON {
+				p.shareEncoding(b)
+			}
 			p.read.Add(int64(len(elems)))
 			p.metrics.batchSize.Observe(float64(len(elems)))
 			b.pending = len(p.outputs)

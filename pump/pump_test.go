@@ -224,6 +224,9 @@ func TestTwoJSONPumpsShareOneEncodingOfEachRecord(t *testing.T) {
 				raws = append(raws, raw)
 			}
 			b := p.decode(raws)
+			if p.shareJSON {
+				p.shareEncoding(b)
+			}
 			for i, out := range outs {
 				recs, _ := out.view(b)
 				for j := range recs {
@@ -254,21 +257,23 @@ func TestTheSharedJSONBufferIsReusedOnlyAfterItsBatch(t *testing.T) {
 	}
 	p := New(Options{Config: config.Default(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
 		Outputs: outs, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
-	encode := func(from, to int) [][]byte {
+	decode := func(from, to int) *batch {
 		var raws [][]byte
 		for i := from; i < to; i++ {
 			raws = append(raws, testutil.EncodedRecord(t, i))
 		}
-		return raws
+		b := p.decode(raws)
+		p.shareEncoding(b)
+		return b
 	}
-	first := p.decode(encode(0, 50))
-	second := p.decode(encode(50, 100)) // in flight together: separate buffers
+	first := decode(0, 50)
+	second := decode(50, 100) // in flight together: separate buffers
 	if &first.json[:1][0] == &second.json[:1][0] {
 		t.Fatal("two batches in flight share one JSON buffer")
 	}
 	firstBuf := &first.json[:1][0]
 	p.recycle(first)
-	third := p.decode(encode(100, 150))
+	third := decode(100, 150)
 	if &third.json[:1][0] != firstBuf {
 		t.Error("the third batch did not reuse the trimmed first batch's buffer")
 	}
