@@ -7,6 +7,7 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb) # InfluxDB 1.x, for pumps/influx
 command -v rsyslogd >/dev/null 2>&1 || [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog) # for pumps/syslog
+dpkg -s rsyslog-gnutls >/dev/null 2>&1 || need+=(rsyslog-gnutls)                        # its tls input
 
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing test dependencies: ${need[*]}"

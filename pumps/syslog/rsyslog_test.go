@@ -3,6 +3,7 @@ package syslog
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -21,17 +22,18 @@ import (
 )
 
 // rsyslogd is a real rsyslog daemon started by a test, listening on
-// loopback tcp and udp and writing every message it parsed to a file, one
+// loopback tcp, tls and udp and writing every message it parsed to a file, one
 // line each: PRI, the reported time as Unix seconds, HOSTNAME, APP-NAME and
 // MSG, as rsyslog itself understood them.
 type rsyslogd struct {
-	t        testing.TB
-	tcp, udp string // host:port
-	out      string // the file rsyslog writes
+	t             testing.TB
+	tcp, tls, udp string // host:port of each input
+	caFile        string // the tls input's self-signed certificate, for clients to trust
+	out           string // the file rsyslog writes
 }
 
 // startRsyslogd fails the test when rsyslogd is missing: `make test`
-// (scripts/test-deps.sh) installs Debian's rsyslog package.
+// (scripts/test-deps.sh) installs Debian's rsyslog and rsyslog-gnutls.
 func startRsyslogd(t testing.TB) *rsyslogd {
 	t.Helper()
 	bin, err := exec.LookPath("rsyslogd")
@@ -43,13 +45,25 @@ func startRsyslogd(t testing.TB) *rsyslogd {
 	}
 	dir := t.TempDir()
 	r := &rsyslogd{t: t, out: filepath.Join(dir, "messages.log")}
-	tcpPort, udpPort := testutil.FreePort(t), testutil.FreePort(t)
+	tcpPort, tlsPort, udpPort := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	r.tcp = net.JoinHostPort("127.0.0.1", strconv.Itoa(tcpPort))
+	r.tls = net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
 	r.udp = net.JoinHostPort("127.0.0.1", strconv.Itoa(udpPort))
-	conf := fmt.Sprintf(`global(workDirectory=%q maxMessageSize="64k")
+	certPEM, keyPEM := selfSigned(t)
+	r.caFile = filepath.Join(dir, "cert.pem")
+	keyFile := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(r.caFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`global(workDirectory=%q maxMessageSize="64k"
+	defaultNetstreamDriverCAFile=%q defaultNetstreamDriverCertFile=%q defaultNetstreamDriverKeyFile=%q)
 module(load="imtcp")
 module(load="imudp")
 input(type="imtcp" address="127.0.0.1" port="%d")
+input(type="imtcp" address="127.0.0.1" port="%d" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
 input(type="imudp" address="127.0.0.1" port="%d" rcvbufSize="4m")
 template(name="check" type="list") {
 	property(name="pri") constant(value=" ")
@@ -59,7 +73,7 @@ template(name="check" type="list") {
 	property(name="msg") constant(value="\n")
 }
 *.* action(type="omfile" file=%q template="check")
-`, dir, tcpPort, udpPort, r.out)
+`, dir, r.caFile, r.caFile, keyFile, tcpPort, tlsPort, udpPort, r.out)
 	confPath := filepath.Join(dir, "rsyslog.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -90,11 +104,10 @@ template(name="check" type="list") {
 	})
 	// Ready when a probe sent over each input comes out in the file: udp
 	// gives no other sign of a bound socket.
-	for _, network := range []string{"tcp", "udp"} {
-		addr := map[string]string{"tcp": r.tcp, "udp": r.udp}[network]
-		probe := "probe-" + network
-		testutil.Eventually(t, 30*time.Second, "rsyslogd passes a probe over "+network, func() bool {
-			if c, err := net.Dial(network, addr); err == nil {
+	for _, transport := range []string{"tcp", "tls", "udp"} {
+		probe := "probe-" + transport
+		testutil.Eventually(t, 30*time.Second, "rsyslogd passes a probe over "+transport, func() bool {
+			if c, err := r.dial(transport); err == nil {
 				fmt.Fprintf(c, "<14>1 - - probe - - - %s\n", probe)
 				c.Close()
 			}
@@ -102,6 +115,18 @@ template(name="check" type="list") {
 		})
 	}
 	return r
+}
+
+func (r *rsyslogd) addr(transport string) string {
+	return map[string]string{"tcp": r.tcp, "tls": r.tls, "udp": r.udp}[transport]
+}
+
+func (r *rsyslogd) dial(transport string) (net.Conn, error) {
+	if transport == "tls" {
+		// Only a probe: the sink's own certificate checks are what is tested.
+		return tls.Dial("tcp", r.tls, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a probe of the test's own server
+	}
+	return net.Dial(transport, r.addr(transport))
 }
 
 func (r *rsyslogd) contents() string {
@@ -173,19 +198,22 @@ func TestRsyslogParsesEveryMessage(t *testing.T) {
 		{"tcp", "rfc5424", "octet-counting"},
 		{"tcp", "rfc5424", "non-transparent"},
 		{"tcp", "rfc3164", "non-transparent"},
+		{"tls", "rfc5424", "octet-counting"},
 		{"udp", "rfc5424", ""},
 		{"udp", "rfc3164", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.transport+"/"+tt.format+"/"+tt.framing, func(t *testing.T) {
 			rs := startRsyslogd(t)
-			addr := map[string]string{"tcp": rs.tcp, "udp": rs.udp}[tt.transport]
 			meta := pumps.Meta{
-				"transport": tt.transport, "network_addr": addr, "format": tt.format,
+				"transport": tt.transport, "network_addr": rs.addr(tt.transport), "format": tt.format,
 				"tag": "iam-pump", "facility": "local0", "severity": "notice", "hostname": "auth-1",
 			}
 			if tt.framing != "" {
 				meta["framing"] = tt.framing
+			}
+			if tt.transport == "tls" {
+				meta["tls_ca_file"] = rs.caFile // verified: the certificate names 127.0.0.1
 			}
 			s := newSink(t, meta)
 			golden := testutil.GoldenDecoded(t)
