@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -85,6 +86,9 @@ type Syslog struct {
 	hostname string
 	pid      string
 	tlsConf  *tls.Config
+
+	// Log receives the start-up warning about udp. slog.Default() unless set.
+	Log *slog.Logger
 
 	mu   sync.Mutex
 	conn net.Conn
@@ -215,6 +219,16 @@ func (s *Syslog) Init(ctx context.Context) error {
 		s.hostname = h
 	}
 	s.pid = strconv.Itoa(os.Getpid())
+	if s.cfg.Transport == "udp" {
+		log := s.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		// iam's default, kept for compatibility; the operator should know
+		// what it costs.
+		log.Warn("transport udp cannot confirm delivery: a datagram the network or a full receiver drops is lost without an error; use tcp or tls for zero loss",
+			"sink", "syslog", "network_addr", s.cfg.NetworkAddr)
+	}
 	if s.cfg.Transport == "tls" {
 		conf, err := s.tlsConfig()
 		if err != nil {

@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -730,6 +732,30 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 			code, out := testutil.RunPump(t, nil, "validate", "-c", d.ConfigPath)
 			if code != 2 || !strings.Contains(out, tt.want) {
 				t.Fatalf("pump validate: exit %d, want 2 and %q in:\n%s", code, tt.want, out)
+			}
+		})
+	}
+}
+
+func TestInitWarnsThatUDPCannotConfirmDelivery(t *testing.T) {
+	for _, tc := range []struct {
+		transport string
+		warns     bool
+	}{
+		{"udp", true},
+		{"tcp", false},
+		{"unixgram", false},
+	} {
+		t.Run(tc.transport, func(t *testing.T) {
+			rcv := startReceiver(t, tc.transport, "rfc5424", "octet-counting")
+			var logged bytes.Buffer
+			s := New().(*Syslog)
+			s.Log = slog.New(slog.NewTextHandler(&logged, nil))
+			testutil.StartSink(t, s, pumps.Meta{"transport": tc.transport, "network_addr": rcv.addr})
+			warned := strings.Contains(logged.String(), "level=WARN") &&
+				strings.Contains(logged.String(), "cannot confirm delivery") && strings.Contains(logged.String(), rcv.addr)
+			if warned != tc.warns {
+				t.Fatalf("transport %s: warned = %v, want %v; logged:\n%s", tc.transport, warned, tc.warns, logged.String())
 			}
 		})
 	}
