@@ -18,7 +18,6 @@ import (
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/internal/testutil"
-	"github.com/pumpd/pump/pumps"
 )
 
 // rsyslogd is a real rsyslog daemon started by a test, listening on
@@ -192,9 +191,7 @@ func TestRsyslogParsesEveryMessage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts rsyslogd")
 	}
-	tests := []struct {
-		transport, format, framing string
-	}{
+	tests := []deliveryCase{
 		{"tcp", "rfc5424", "octet-counting"},
 		{"tcp", "rfc5424", "non-transparent"},
 		{"tcp", "rfc3164", "non-transparent"},
@@ -203,31 +200,19 @@ func TestRsyslogParsesEveryMessage(t *testing.T) {
 		{"udp", "rfc3164", ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.transport+"/"+tt.format+"/"+tt.framing, func(t *testing.T) {
+		t.Run(tt.String(), func(t *testing.T) {
 			rs := startRsyslogd(t)
-			meta := pumps.Meta{
-				"transport": tt.transport, "network_addr": rs.addr(tt.transport), "format": tt.format,
-				"tag": "iam-pump", "facility": "local0", "severity": "notice", "hostname": "auth-1",
-			}
-			if tt.framing != "" {
-				meta["framing"] = tt.framing
-			}
+			caFile := ""
 			if tt.transport == "tls" {
-				meta["tls_ca_file"] = rs.caFile // verified: the certificate names 127.0.0.1
+				caFile = rs.caFile // verified: the certificate names 127.0.0.1
 			}
-			s := newSink(t, meta)
-			golden := testutil.GoldenDecoded(t)
-			batch := append(append([]analytics.Record(nil), golden...), seeded(0, 200)...)
-			if err := write(t, s, batch); err != nil {
-				t.Fatalf("Write: %v", err)
-			}
+			batch, want := writeGoldenAndSeeded(t, tt, rs.addr(tt.transport), caFile, 200)
 			lines := rs.waitFor(len(batch))
 			if len(lines) != len(batch) {
 				t.Fatalf("rsyslog wrote %d messages, want %d", len(lines), len(batch))
 			}
 			// udp may reorder in principle; on loopback it does not, and the
 			// order is part of what the tcp cases check.
-			want := append(testutil.GoldenExpected(t), batch[len(golden):]...)
 			for i, l := range lines {
 				if l.pri != 16*8+5 || l.hostname != "auth-1" || l.appName != "iam-pump" {
 					t.Fatalf("message %d: PRI %d, HOSTNAME %q, APP-NAME %q; want 133, auth-1, iam-pump", i, l.pri, l.hostname, l.appName)

@@ -473,10 +473,38 @@ func TestConfigurePriority(t *testing.T) {
 	}
 }
 
+// deliveryCase is one way of sending: transport, format and framing (""
+// for the sink's default).
+type deliveryCase struct{ transport, format, framing string }
+
+func (c deliveryCase) String() string { return c.transport + "/" + c.format + "/" + c.framing }
+
+// writeGoldenAndSeeded sends the golden records and then n seeded ones to
+// addr as local0.notice from host auth-1 with tag iam-pump (trusting caFile
+// when set), and returns what it sent and, in order, the record each
+// message must carry.
+func writeGoldenAndSeeded(t *testing.T, c deliveryCase, addr, caFile string, n int) (sent, want []analytics.Record) {
+	t.Helper()
+	meta := pumps.Meta{
+		"transport": c.transport, "network_addr": addr, "format": c.format,
+		"tag": "iam-pump", "facility": "local0", "severity": "notice", "hostname": "auth-1",
+	}
+	if c.framing != "" {
+		meta["framing"] = c.framing
+	}
+	if caFile != "" {
+		meta["tls_ca_file"] = caFile
+	}
+	s := newSink(t, meta)
+	sent = append(append(sent, testutil.GoldenDecoded(t)...), seeded(0, n)...)
+	if err := write(t, s, sent); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	return sent, append(testutil.GoldenExpected(t), sent[len(sent)-n:]...)
+}
+
 func TestWriteDeliversEveryRecord(t *testing.T) {
-	tests := []struct {
-		transport, format, framing string
-	}{
+	tests := []deliveryCase{
 		{"udp", "rfc5424", "octet-counting"},
 		{"udp", "rfc3164", "octet-counting"},
 		{"tcp", "rfc5424", "octet-counting"},
@@ -487,28 +515,19 @@ func TestWriteDeliversEveryRecord(t *testing.T) {
 		{"unixgram", "rfc3164", "octet-counting"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.transport+"/"+tt.format+"/"+tt.framing, func(t *testing.T) {
+		t.Run(tt.String(), func(t *testing.T) {
 			rcv := startReceiver(t, tt.transport, tt.format, tt.framing)
-			meta := pumps.Meta{
-				"transport": tt.transport, "network_addr": rcv.addr, "format": tt.format,
-				"framing": tt.framing, "tag": "iam-pump", "facility": "local0", "severity": "notice",
-				"hostname": "auth-1",
-			}
+			caFile := ""
 			if tt.transport == "tls" {
-				meta["tls_ca_file"] = rcv.caFile(t)
+				caFile = rcv.caFile(t)
 			}
-			s := newSink(t, meta)
-			golden := testutil.GoldenDecoded(t)
-			batch := append(append([]analytics.Record(nil), golden...), seeded(0, 500)...)
-			if err := write(t, s, batch); err != nil {
-				t.Fatalf("Write: %v", err)
-			}
+			batch, want := writeGoldenAndSeeded(t, tt, rcv.addr, caFile, 500)
+			golden := len(batch) - 500
 			msgs := rcv.waitFor(len(batch))
 			if len(msgs) != len(batch) {
 				t.Fatalf("received %d messages, want %d", len(msgs), len(batch))
 			}
-			want := testutil.GoldenExpected(t)
-			for i, m := range msgs[:len(golden)] {
+			for i, m := range msgs[:golden] {
 				if !testutil.SameRecord(m.record, want[i]) {
 					t.Errorf("golden record %d arrived as %+v, want %+v", i, m.record, want[i])
 				}
@@ -532,9 +551,9 @@ func TestWriteDeliversEveryRecord(t *testing.T) {
 						t.Fatalf("message %d header %q, want %q", i, m.header, want)
 					}
 				}
-				if i >= len(golden) {
-					if !testutil.SameRecord(m.record, batch[i]) {
-						t.Fatalf("message %d: record %+v, want %+v", i, m.record, batch[i])
+				if i >= golden {
+					if !testutil.SameRecord(m.record, want[i]) {
+						t.Fatalf("message %d: record %+v, want %+v", i, m.record, want[i])
 					}
 					seen[testutil.IDOf(m.record)] = true
 				}
