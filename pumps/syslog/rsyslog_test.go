@@ -27,7 +27,7 @@ import (
 type rsyslogd struct {
 	t             testing.TB
 	tcp, tls, udp string // host:port of each input
-	caFile        string // the tls input's self-signed certificate, for clients to trust
+	caFile        string // the CA of the tls input's certificate, for clients to trust
 	out           string // the file rsyslog writes
 }
 
@@ -48,15 +48,8 @@ func startRsyslogd(t testing.TB) *rsyslogd {
 	r.tcp = net.JoinHostPort("127.0.0.1", strconv.Itoa(tcpPort))
 	r.tls = net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
 	r.udp = net.JoinHostPort("127.0.0.1", strconv.Itoa(udpPort))
-	certPEM, keyPEM := selfSigned(t)
-	r.caFile = filepath.Join(dir, "cert.pem")
-	keyFile := filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(r.caFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tlsFiles := testutil.WriteTLSFiles(t)
+	r.caFile = tlsFiles.CA
 	conf := fmt.Sprintf(`global(workDirectory=%q maxMessageSize="64k"
 	defaultNetstreamDriverCAFile=%q defaultNetstreamDriverCertFile=%q defaultNetstreamDriverKeyFile=%q)
 module(load="imtcp")
@@ -72,7 +65,7 @@ template(name="check" type="list") {
 	property(name="msg") constant(value="\n")
 }
 *.* action(type="omfile" file=%q template="check")
-`, dir, r.caFile, r.caFile, keyFile, tcpPort, tlsPort, udpPort, r.out)
+`, dir, tlsFiles.CA, tlsFiles.Cert, tlsFiles.Key, tcpPort, tlsPort, udpPort, r.out)
 	confPath := filepath.Join(dir, "rsyslog.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

@@ -4,19 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -44,13 +37,13 @@ type message struct {
 // socket, splits frames (octet counting, newlines or datagrams), parses
 // each message's header and decodes its JSON text.
 type receiver struct {
-	t       testing.TB
-	network string // tcp, tls, unix, udp or unixgram
-	format  string
-	framing string
-	addr    string
-	tlsConf *tls.Config
-	certPEM []byte // the receiver's self-signed certificate, for clients to trust
+	t        testing.TB
+	network  string // tcp, tls, unix, udp or unixgram
+	format   string
+	framing  string
+	addr     string
+	tlsConf  *tls.Config
+	tlsFiles testutil.TLSFiles // the receiver's certificate and its CA, for clients to trust
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -72,7 +65,7 @@ func startReceiver(t testing.TB, network, format, framing string) *receiver {
 		r.addr = "127.0.0.1:0"
 	}
 	if network == "tls" {
-		r.tlsConf, r.certPEM = serverTLS(t)
+		r.tlsConf, r.tlsFiles = serverTLS(t)
 	}
 	r.listen()
 	t.Cleanup(r.stop)
@@ -342,55 +335,20 @@ func (r *receiver) waitFor(n int) []message {
 	return msgs
 }
 
-// serverTLS makes a self-signed certificate for 127.0.0.1 and returns it
-// in PEM too, for clients to trust.
-func serverTLS(t testing.TB) (*tls.Config, []byte) {
+// serverTLS serves a fresh certificate for 127.0.0.1 signed by a test CA,
+// whose files it returns.
+func serverTLS(t testing.TB) (*tls.Config, testutil.TLSFiles) {
 	t.Helper()
-	certPEM, keyPEM := selfSigned(t)
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	files := testutil.WriteTLSFiles(t)
+	cert, err := tls.LoadX509KeyPair(files.Cert, files.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, certPEM
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, files
 }
 
-// selfSigned makes a certificate for 127.0.0.1 and localhost that is its
-// own CA, and its key, both PEM.
-func selfSigned(t testing.TB) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "syslog test receiver"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-}
-
-// caFile writes the receiver's certificate out as a CA file.
-func (r *receiver) caFile(t testing.TB) string {
-	t.Helper()
-	return testutil.WriteFile(t, "ca.pem", string(r.certPEM))
-}
+// caFile is the CA that signed the receiver's certificate.
+func (r *receiver) caFile(testing.TB) string { return r.tlsFiles.CA }
 
 func seeded(from, to int) []analytics.Record {
 	out := make([]analytics.Record, 0, to-from)
