@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -30,4 +31,13 @@ func StartSink[S pumps.Sink](t testing.TB, s S, meta pumps.Meta) S {
 func PumpConfig(t testing.TB, r *Redis, typ, metaYAML string) string {
 	t.Helper()
 	return WriteConfig(t, r.Port, "  x:\n    type: "+typ+"\n    meta:\n"+metaYAML, "").ConfigPath
+}
+
+// Write calls s.Write with a deadline far above any write's need, so a test
+// of a sink that hangs fails instead of stalling the run.
+func Write(t testing.TB, s pumps.Sink, batch []analytics.Record) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return s.Write(ctx, batch)
 }

@@ -271,13 +271,6 @@ func newSink(t testing.TB, meta pumps.Meta) *Elasticsearch {
 	return testutil.StartSink(t, New().(*Elasticsearch), meta)
 }
 
-func write(t testing.TB, e *Elasticsearch, batch []analytics.Record) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return e.Write(ctx, batch)
-}
-
 func TestConfigureRejectsBadMeta(t *testing.T) {
 	tests := []struct {
 		name string
@@ -341,7 +334,7 @@ func TestWriteIndexesEveryRecord(t *testing.T) {
 			e := newSink(t, tt.meta)
 			golden := testutil.GoldenDecoded(t)
 			batch := append(append([]analytics.Record(nil), golden...), testutil.Records(t, 0, 300)...)
-			if err := write(t, e, batch); err != nil {
+			if err := testutil.Write(t, e, batch); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 			if n := srv.count(); n != len(batch) {
@@ -380,7 +373,7 @@ func TestWriteTwiceStoresOnce(t *testing.T) {
 	e := newSink(t, pumps.Meta{"elasticsearch_url": srv.srv.URL})
 	batch := testutil.Records(t, 0, 100)
 	for i := 0; i < 2; i++ {
-		if err := write(t, e, batch); err != nil {
+		if err := testutil.Write(t, e, batch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -393,7 +386,7 @@ func TestExtendedStatsIndexesTheRequestsParts(t *testing.T) {
 	srv := startES(t)
 	e := newSink(t, pumps.Meta{"elasticsearch_url": srv.srv.URL, "extended_stats": true})
 	golden := testutil.GoldenDecoded(t)
-	if err := write(t, e, golden); err != nil {
+	if err := testutil.Write(t, e, golden); err != nil {
 		t.Fatal(err)
 	}
 	doc := srv.doc("iam_analytics", golden[0].ID())
@@ -469,7 +462,7 @@ func TestWriteClassifiesItemFailures(t *testing.T) {
 			batch := testutil.Records(t, 0, 10)
 			srv.fault = tt.fault(batch[bad].ID())
 			e := newSink(t, pumps.Meta{"elasticsearch_url": srv.srv.URL, "max_retries": tt.maxRetries})
-			err := write(t, e, batch)
+			err := testutil.Write(t, e, batch)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("Write = %v, want success", err)
@@ -514,7 +507,7 @@ func TestWriteRequestFailures(t *testing.T) {
 			tt.setup(srv)
 			tt.meta["elasticsearch_url"] = srv.srv.URL
 			e := newSink(t, tt.meta)
-			err := write(t, e, testutil.Records(t, 0, 5))
+			err := testutil.Write(t, e, testutil.Records(t, 0, 5))
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Write = %v, want an error saying %q", err, tt.wantErr)
 			}
@@ -559,7 +552,7 @@ func TestAuthentication(t *testing.T) {
 			srv.auth = tt.want
 			srv.noProduct = tt.want == ""
 			e := newSink(t, tt.meta(srv.srv.URL))
-			if err := write(t, e, testutil.Records(t, 0, 3)); err != nil {
+			if err := testutil.Write(t, e, testutil.Records(t, 0, 3)); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 			if srv.count() != 3 {
@@ -575,7 +568,7 @@ func TestTooLargeRequestsAreSplit(t *testing.T) {
 	e := newSink(t, pumps.Meta{"elasticsearch_url": srv.srv.URL})
 	batch := testutil.Records(t, 0, 200)
 	batch[7].Policies = strings.Repeat("p", 30<<10) // larger than the cluster takes, alone
-	err := write(t, e, batch)
+	err := testutil.Write(t, e, batch)
 	var rej *pumps.RejectedError
 	if !errors.As(err, &rej) || len(rej.Rejections) != 1 || rej.Rejections[0].Index != 7 ||
 		!strings.Contains(rej.Rejections[0].Err.Error(), "larger than the cluster accepts (413)") {
@@ -590,7 +583,7 @@ func TestSniffingSendsToDiscoveredNodes(t *testing.T) {
 	seed, data := startES(t), startES(t)
 	seed.nodes = strings.TrimPrefix(data.srv.URL, "http://")
 	e := newSink(t, pumps.Meta{"elasticsearch_url": seed.srv.URL, "use_sniffing": true})
-	if err := write(t, e, testutil.Records(t, 0, 20)); err != nil {
+	if err := testutil.Write(t, e, testutil.Records(t, 0, 20)); err != nil {
 		t.Fatal(err)
 	}
 	if seed.count() != 0 || data.count() != 20 {
@@ -604,7 +597,7 @@ func BenchmarkWrite(b *testing.B) {
 	batch := testutil.Records(b, 0, 1000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := write(b, e, batch); err != nil {
+		if err := testutil.Write(b, e, batch); err != nil {
 			b.Fatal(err)
 		}
 	}

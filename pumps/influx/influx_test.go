@@ -220,13 +220,6 @@ func newSink(t testing.TB, meta pumps.Meta) *Influx {
 	return testutil.StartSink(t, New().(*Influx), meta)
 }
 
-func write(t testing.TB, x *Influx, batch []analytics.Record) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	return x.Write(ctx, batch)
-}
-
 func TestConfigureRejectsBadMeta(t *testing.T) {
 	tests := []struct {
 		name string
@@ -310,7 +303,7 @@ func TestWriteStoresEveryRecord(t *testing.T) {
 			x := newSink(t, tt.meta)
 			golden := testutil.GoldenDecoded(t)
 			batch := append(append([]analytics.Record(nil), golden...), testutil.Records(t, 0, 1000)...)
-			if err := write(t, x, batch); err != nil {
+			if err := testutil.Write(t, x, batch); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 			pts := srv.points(db, "analytics")
@@ -363,7 +356,7 @@ func TestDecisionsOfOneSecondAreKeptAndResendingStoresOnce(t *testing.T) {
 		batch[i].TimeStamp = 1764057600 // all in one second, few series
 	}
 	for i := 0; i < 2; i++ {
-		if err := write(t, x, batch); err != nil {
+		if err := testutil.Write(t, x, batch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -388,7 +381,7 @@ func TestWriteRejectsOnlyThePointsRefused(t *testing.T) {
 	}
 	// Record 120's username cannot be a tag value.
 	batch[120].Username = "line\nbreak"
-	err := write(t, x, batch)
+	err := testutil.Write(t, x, batch)
 	var rej *pumps.RejectedError
 	if !errors.As(err, &rej) || len(rej.Rejections) != 2 {
 		t.Fatalf("Write = %v, want records 50 and 120 rejected", err)
@@ -445,7 +438,7 @@ func TestWriteFailuresThatWaitForAnOperator(t *testing.T) {
 			for i := range batch { // inside the week the retention policy keeps
 				batch[i].TimeStamp = time.Now().Unix() - int64(i)
 			}
-			err := write(t, x, batch)
+			err := testutil.Write(t, x, batch)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Write: %v", err)
@@ -474,7 +467,7 @@ func TestServerDown(t *testing.T) {
 	srv.query("", "CREATE DATABASE iam")
 	x := newSink(t, pumps.Meta{"address": srv.URL, "database_name": "iam"})
 	srv.stop()
-	err := write(t, x, testutil.Records(t, 0, 5))
+	err := testutil.Write(t, x, testutil.Records(t, 0, 5))
 	if err == nil || pumps.IsPermanent(err) {
 		t.Fatalf("Write with the server down = %v, want a transient error", err)
 	}
@@ -581,7 +574,7 @@ func BenchmarkWrite(b *testing.B) {
 	batch := testutil.Records(b, 0, 1000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := write(b, x, batch); err != nil {
+		if err := testutil.Write(b, x, batch); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -111,13 +111,6 @@ func count(t *testing.T, c *mongo.Collection) int64 {
 	return n
 }
 
-func write(t *testing.T, m *Mongo, batch []analytics.Record) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return m.Write(ctx, batch)
-}
-
 func meta(url, coll string, kv ...any) pumps.Meta {
 	m := pumps.Meta{"mongo_url": url, "collection_name": coll}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -297,7 +290,7 @@ func TestGoldenRecordsRoundTrip(t *testing.T) {
 		w.Raw = raw
 		want = append(want, w)
 	}
-	if err := write(t, m, batch); err != nil {
+	if err := testutil.Write(t, m, batch); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 
@@ -382,7 +375,7 @@ func TestRedeliveryAddsNoDuplicates(t *testing.T) {
 		{"only old records", 5, 15, 30},
 	}
 	for _, s := range steps {
-		if err := write(t, m, testutil.Records(t, s.from, s.to)); err != nil {
+		if err := testutil.Write(t, m, testutil.Records(t, s.from, s.to)); err != nil {
 			t.Fatalf("%s: Write: %v", s.name, err)
 		}
 		if n := count(t, c); n != s.want {
@@ -460,7 +453,7 @@ func TestInsertsSplitByMaxInsertBatchSize(t *testing.T) {
 			coll := fmt.Sprintf("split%d", i)
 			m := newSink(t, meta(f.URL("iam"), coll, "max_insert_batch_size_bytes", tt.limit),
 				func(m *Mongo) { m.monitor = ic.monitor() })
-			if err := write(t, m, batch); err != nil {
+			if err := testutil.Write(t, m, batch); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
 			if got := ic.take(); fmt.Sprint(got) != fmt.Sprint(tt.want) {
@@ -486,7 +479,7 @@ func TestOversizeDocumentsAreTrimmedThenRejected(t *testing.T) {
 	// 3: too large even without them (a giant conclusion).
 	batch[3].Conclusion = strings.Repeat("c", 5000) + " id=" + testutil.RecordID(3)
 
-	err := write(t, m, batch)
+	err := testutil.Write(t, m, batch)
 	var rej *pumps.RejectedError
 	if !errors.As(err, &rej) {
 		t.Fatalf("Write returned %v, want a *pumps.RejectedError", err)
@@ -530,7 +523,7 @@ func TestOversizeDocumentsAreTrimmedThenRejected(t *testing.T) {
 func TestUnreachableServerIsTransient(t *testing.T) {
 	f := StartFerretDB(t)
 	m := newSink(t, meta(f.URL("iam"), "outage"))
-	if err := write(t, m, testutil.Records(t, 0, 5)); err != nil {
+	if err := testutil.Write(t, m, testutil.Records(t, 0, 5)); err != nil {
 		t.Fatalf("Write before the outage: %v", err)
 	}
 
@@ -607,7 +600,7 @@ func TestCappedCollection(t *testing.T) {
 	t.Run("created capped when missing", func(t *testing.T) {
 		m := newSink(t, meta(f.URL("iam"), "capped", "collection_cap_enable", true,
 			"collection_cap_max_size_bytes", 1<<20))
-		if err := write(t, m, testutil.Records(t, 0, 3)); err != nil {
+		if err := testutil.Write(t, m, testutil.Records(t, 0, 3)); err != nil {
 			t.Fatal(err)
 		}
 		opts := collectionOptions(t, db, "capped")
@@ -626,7 +619,7 @@ func TestCappedCollection(t *testing.T) {
 		var logs testutil.SyncBuffer
 		m := newSink(t, meta(f.URL("iam"), "plain", "collection_cap_enable", true),
 			func(m *Mongo) { m.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
-		if err := write(t, m, testutil.Records(t, 0, 3)); err != nil {
+		if err := testutil.Write(t, m, testutil.Records(t, 0, 3)); err != nil {
 			t.Fatal(err)
 		}
 		if capped, _ := collectionOptions(t, db, "plain")["capped"].(bool); capped {
@@ -639,7 +632,7 @@ func TestCappedCollection(t *testing.T) {
 
 	t.Run("cap not requested", func(t *testing.T) {
 		m := newSink(t, meta(f.URL("iam"), "uncapped"))
-		if err := write(t, m, testutil.Records(t, 0, 3)); err != nil {
+		if err := testutil.Write(t, m, testutil.Records(t, 0, 3)); err != nil {
 			t.Fatal(err)
 		}
 		if capped, _ := collectionOptions(t, db, "uncapped")["capped"].(bool); capped {
@@ -675,7 +668,7 @@ func TestTTLIndex(t *testing.T) {
 	var logs testutil.SyncBuffer
 	m := newSink(t, meta(f.URL("iam"), "ttl"),
 		func(m *Mongo) { m.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
-	if err := write(t, m, testutil.Records(t, 0, 3)); err != nil {
+	if err := testutil.Write(t, m, testutil.Records(t, 0, 3)); err != nil {
 		t.Fatal(err)
 	}
 	c := reader(t, f, "iam", "ttl")

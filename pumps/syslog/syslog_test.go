@@ -360,16 +360,8 @@ func seeded(from, to int) []analytics.Record {
 	return out
 }
 
-// sameRecord compares the fields a sink writes (ExpireAt as an instant).
 func newSink(t testing.TB, meta pumps.Meta) *Syslog {
 	return testutil.StartSink(t, New().(*Syslog), meta)
-}
-
-func write(t testing.TB, s *Syslog, batch []analytics.Record) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	return s.Write(ctx, batch)
 }
 
 func TestConfigureRejectsBadMeta(t *testing.T) {
@@ -455,7 +447,7 @@ func writeGoldenAndSeeded(t *testing.T, c deliveryCase, addr, caFile string, n i
 	}
 	s := newSink(t, meta)
 	sent = append(append(sent, testutil.GoldenDecoded(t)...), seeded(0, n)...)
-	if err := write(t, s, sent); err != nil {
+	if err := testutil.Write(t, s, sent); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 	return sent, append(testutil.GoldenExpected(t), sent[len(sent)-n:]...)
@@ -534,14 +526,14 @@ func TestWriteReconnectsAfterReceiverRestart(t *testing.T) {
 				meta["tls_ca_file"] = rcv.caFile(t)
 			}
 			s := newSink(t, meta)
-			if err := write(t, s, seeded(0, 10)); err != nil {
+			if err := testutil.Write(t, s, seeded(0, 10)); err != nil {
 				t.Fatal(err)
 			}
 			rcv.waitFor(10)
 			rcv.dropConnections()
 			// The next batch goes to a fresh connection instead of into
 			// the dead one.
-			if err := write(t, s, seeded(10, 20)); err != nil {
+			if err := testutil.Write(t, s, seeded(10, 20)); err != nil {
 				t.Fatalf("Write after the receiver hung up: %v", err)
 			}
 			msgs := rcv.waitFor(20)
@@ -555,12 +547,12 @@ func TestWriteReconnectsAfterReceiverRestart(t *testing.T) {
 	t.Run("tcp/receiver down, then back", func(t *testing.T) {
 		rcv := startReceiver(t, "tcp", "rfc5424", "octet-counting")
 		s := newSink(t, pumps.Meta{"transport": "tcp", "network_addr": rcv.addr})
-		if err := write(t, s, seeded(0, 5)); err != nil {
+		if err := testutil.Write(t, s, seeded(0, 5)); err != nil {
 			t.Fatal(err)
 		}
 		rcv.waitFor(5)
 		rcv.stop()
-		err := write(t, s, seeded(5, 10))
+		err := testutil.Write(t, s, seeded(5, 10))
 		if err == nil {
 			t.Fatal("Write to a receiver that is down succeeded")
 		}
@@ -570,7 +562,7 @@ func TestWriteReconnectsAfterReceiverRestart(t *testing.T) {
 		back := &receiver{t: t, network: "tcp", format: "rfc5424", framing: "octet-counting", addr: rcv.addr}
 		back.listen()
 		t.Cleanup(back.stop)
-		if err := write(t, s, seeded(5, 10)); err != nil {
+		if err := testutil.Write(t, s, seeded(5, 10)); err != nil {
 			t.Fatalf("Write once the receiver is back: %v", err)
 		}
 		msgs := back.waitFor(5)
@@ -595,7 +587,7 @@ func TestWriteRejectsRecordsThatCannotBeSent(t *testing.T) {
 			s := newSink(t, pumps.Meta{"transport": tt.transport, "network_addr": rcv.addr})
 			batch := seeded(0, 5)
 			tt.spoil(&batch[2])
-			err := write(t, s, batch)
+			err := testutil.Write(t, s, batch)
 			var rej *pumps.RejectedError
 			if !errors.As(err, &rej) {
 				t.Fatalf("Write = %v, want a *pumps.RejectedError", err)
@@ -634,7 +626,7 @@ func BenchmarkWrite(b *testing.B) {
 			batch := seeded(0, 1000)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := write(b, s, batch); err != nil {
+				if err := testutil.Write(b, s, batch); err != nil {
 					b.Fatal(err)
 				}
 			}
