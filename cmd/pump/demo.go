@@ -43,6 +43,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	defer mr.Close()
 
 	csvDir, _ := filepath.Abs(filepath.Join(*out, "csv"))
+	// An earlier demo's files stay; the summary counts this run's rows.
+	rowsBefore := countCSVRows(csvDir)
 	yamlText := fmt.Sprintf(`
 purge-delay: 1
 health-check-address: %q
@@ -105,8 +107,8 @@ log: {level: info, format: console, output-paths: stderr}
 
 	err = runDaemon(cfg, log, daemonStop)
 	left, _ := client.LLen(context.Background(), cfg.AnalyticsKey).Result()
-	rows := countCSVRows(csvDir)
-	fmt.Fprintf(stdout, "demo: produced %d records; %d rows in the CSV files under %s; %d left in Redis\n",
+	rows := countCSVRows(csvDir) - rowsBefore
+	fmt.Fprintf(stdout, "demo: produced %d records; %d new rows in the CSV files under %s; %d left in Redis\n",
 		produced.Load(), rows, csvDir, left)
 	if err != nil {
 		fmt.Fprintf(stderr, "pump demo: %v\n", err)
