@@ -3,6 +3,7 @@ package testutil
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -40,4 +41,16 @@ pumps:
 %s
 `, addr, redisPort, extra, pumps)
 	return Daemon{ConfigPath: WriteFile(t, "pump.yaml", text), HealthAddr: addr}
+}
+
+// ValidateRejects runs `pump validate` on a configuration whose pumps
+// section is pumpsYAML and fails the test unless the command exits 2 and
+// says want.
+func ValidateRejects(t testing.TB, pumpsYAML, want string) {
+	t.Helper()
+	d := WriteConfig(t, FreePort(t), pumpsYAML, "")
+	code, out := RunPump(t, nil, "validate", "-c", d.ConfigPath)
+	if code != 2 || !strings.Contains(out, want) {
+		t.Fatalf("pump validate: exit %d, want 2 and %q in:\n%s", code, want, out)
+	}
 }

@@ -41,3 +41,14 @@ func Write(t testing.TB, s pumps.Sink, batch []analytics.Record) error {
 	defer cancel()
 	return s.Write(ctx, batch)
 }
+
+// BenchmarkWrites writes batch to s b.N times and reports records/s.
+func BenchmarkWrites(b *testing.B, s pumps.Sink, batch []analytics.Record) {
+	b.Helper()
+	for b.Loop() {
+		if err := Write(b, s, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+}

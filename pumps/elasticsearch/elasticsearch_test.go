@@ -594,14 +594,7 @@ func TestSniffingSendsToDiscoveredNodes(t *testing.T) {
 func BenchmarkWrite(b *testing.B) {
 	srv := startES(b)
 	e := newSink(b, pumps.Meta{"elasticsearch_url": srv.srv.URL, "bulk_config": map[string]any{"workers": 2, "flush_bytes": 1 << 20}})
-	batch := testutil.Records(b, 0, 1000)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := testutil.Write(b, e, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+	testutil.BenchmarkWrites(b, e, testutil.Records(b, 0, 1000))
 }
 
 func TestEndToEndThroughTheDaemon(t *testing.T) {
@@ -698,11 +691,7 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.meta, func(t *testing.T) {
-			d := testutil.WriteConfig(t, testutil.FreePort(t), "  es:\n    type: elasticsearch\n    meta: "+tt.meta+"\n", "")
-			code, out := testutil.RunPump(t, nil, "validate", "-c", d.ConfigPath)
-			if code != 2 || !strings.Contains(out, tt.want) {
-				t.Fatalf("pump validate: exit %d, want 2 and %q in:\n%s", code, tt.want, out)
-			}
+			testutil.ValidateRejects(t, "  es:\n    type: elasticsearch\n    meta: "+tt.meta+"\n", tt.want)
 		})
 	}
 }

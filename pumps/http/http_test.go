@@ -585,14 +585,7 @@ func BenchmarkWrite(b *testing.B) {
 			}))
 			b.Cleanup(srv.Close)
 			h := newSink(b, pumps.Meta{"url": srv.URL, "format": "ndjson", "gzip": gz})
-			batch := testutil.Records(b, 0, 1000)
-			ctx := context.Background()
-			for b.Loop() {
-				if err := h.Write(ctx, batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+			testutil.BenchmarkWrites(b, h, testutil.Records(b, 0, 1000))
 		})
 	}
 }

@@ -558,11 +558,7 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.meta, func(t *testing.T) {
-			d := testutil.WriteConfig(t, testutil.FreePort(t), "  influx:\n    type: influx\n    meta: "+tt.meta+"\n", "")
-			code, out := testutil.RunPump(t, nil, "validate", "-c", d.ConfigPath)
-			if code != 2 || !strings.Contains(out, tt.want) {
-				t.Fatalf("pump validate: exit %d, want 2 and %q in:\n%s", code, tt.want, out)
-			}
+			testutil.ValidateRejects(t, "  influx:\n    type: influx\n    meta: "+tt.meta+"\n", tt.want)
 		})
 	}
 }
@@ -571,12 +567,5 @@ func BenchmarkWrite(b *testing.B) {
 	srv := startInfluxd(b, false)
 	srv.query("", "CREATE DATABASE iam")
 	x := newSink(b, pumps.Meta{"address": srv.URL, "database_name": "iam", "tags": []any{"username", "effect"}})
-	batch := testutil.Records(b, 0, 1000)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := testutil.Write(b, x, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+	testutil.BenchmarkWrites(b, x, testutil.Records(b, 0, 1000))
 }

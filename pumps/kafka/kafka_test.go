@@ -499,15 +499,7 @@ func TestCloseIsSafeTwiceAndWithoutInit(t *testing.T) {
 func BenchmarkWrite(b *testing.B) {
 	c := startKafka(b)
 	k := newSink(b, pumps.Meta{"broker": brokerList(c), "topic": topic, "compressed": true})
-	batch := testutil.Records(b, 0, 1000)
-	ctx := context.Background()
-	b.ResetTimer()
-	for b.Loop() {
-		if err := k.Write(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+	testutil.BenchmarkWrites(b, k, testutil.Records(b, 0, 1000))
 }
 
 func TestWriteRecoversWhenTheBrokerReturns(t *testing.T) {

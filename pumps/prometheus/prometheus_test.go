@@ -308,15 +308,8 @@ func TestInitFailsWhenTheListenAddressIsTaken(t *testing.T) {
 func BenchmarkWrite(b *testing.B) {
 	p := newSink(b, pumps.Meta{})
 	url := serve(b, p)
-	batch := seeded(0, 1000)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := p.Write(context.Background(), batch); err != nil {
-			b.Fatal(err)
-		}
-	}
+	testutil.BenchmarkWrites(b, p, seeded(0, 1000))
 	b.StopTimer()
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
 	if got := series(b, scrape(b, url))["1/user-0"]; got == 0 {
 		b.Fatal("nothing counted")
 	}
@@ -380,11 +373,7 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.meta, func(t *testing.T) {
-			d := testutil.WriteConfig(t, testutil.FreePort(t), "  prom:\n    type: prometheus\n    meta: "+tt.meta+"\n", "")
-			code, out := testutil.RunPump(t, nil, "validate", "-c", d.ConfigPath)
-			if code != 2 || !strings.Contains(out, tt.want) {
-				t.Fatalf("pump validate: exit %d, want 2 and %q in:\n%s", code, tt.want, out)
-			}
+			testutil.ValidateRejects(t, "  prom:\n    type: prometheus\n    meta: "+tt.meta+"\n", tt.want)
 		})
 	}
 }

@@ -623,14 +623,7 @@ func BenchmarkWrite(b *testing.B) {
 		b.Run(transport, func(b *testing.B) {
 			rcv := startReceiver(b, transport, "rfc5424", "octet-counting")
 			s := newSink(b, pumps.Meta{"transport": transport, "network_addr": rcv.addr})
-			batch := seeded(0, 1000)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := testutil.Write(b, s, batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+			testutil.BenchmarkWrites(b, s, seeded(0, 1000))
 		})
 	}
 }
@@ -697,11 +690,7 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.meta, func(t *testing.T) {
-			d := testutil.WriteConfig(t, testutil.FreePort(t), "  logs:\n    type: syslog\n    meta: "+tt.meta+"\n", "")
-			code, out := testutil.RunPump(t, nil, "validate", "-c", d.ConfigPath)
-			if code != 2 || !strings.Contains(out, tt.want) {
-				t.Fatalf("pump validate: exit %d, want 2 and %q in:\n%s", code, tt.want, out)
-			}
+			testutil.ValidateRejects(t, "  logs:\n    type: syslog\n    meta: "+tt.meta+"\n", tt.want)
 		})
 	}
 }
