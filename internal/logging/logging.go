@@ -60,4 +60,3 @@ func New(c config.Log) (*zap.Logger, error) {
 	}
 	return log, nil
 }
-
