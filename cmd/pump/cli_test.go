@@ -153,3 +153,23 @@ func TestEachCommandShowsOnlyTheFlagsItTakes(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateSaysWhereTheLogGoesBesideAStdoutPump(t *testing.T) {
+	for _, c := range []struct {
+		name, yaml, want string
+	}{
+		{"moved", "pumps: {out: {type: stdout}}\n", "note: the log goes to stderr, since pump out writes records on stdout\n"},
+		{"kept on stdout by the file", "pumps: {out: {type: stdout}}\nlog: {output-paths: [stdout]}\n",
+			"note: pump out writes records on stdout, and log.output-paths sends log lines there too: they interleave\n"},
+		{"no stdout pump", "pumps: {d: {type: dummy}}\n", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := testutil.WriteFile(t, "pump.yaml", c.yaml)
+			code, stdout, stderr := runCaptured("validate", "-c", path)
+			_, notes, _ := strings.Cut(stdout, "\n")
+			if code != 0 || notes != c.want {
+				t.Errorf("exit %d, notes %q, want %q (stderr %q)", code, notes, c.want, stderr)
+			}
+		})
+	}
+}
