@@ -144,8 +144,8 @@ func TestGoInstallAtAVersionReportsThatVersion(t *testing.T) {
 	cache := goEnv(t, "GOMODCACHE")
 	t.Cleanup(func() {
 		_ = os.RemoveAll(filepath.Join(cache, "github.com", "pumpd", "pump@"+v))
-		for _, ext := range []string{".info", ".mod", ".zip", ".ziphash", ".lock"} {
-			_ = os.Remove(filepath.Join(cache, "cache", "download", "github.com", "pumpd", "pump", "@v", v+ext))
+		for _, name := range []string{v + ".info", v + ".mod", v + ".zip", v + ".ziphash", v + ".lock", "list"} {
+			_ = os.Remove(filepath.Join(cache, "cache", "download", "github.com", "pumpd", "pump", "@v", name))
 		}
 	})
 	cmd.Env = append(os.Environ(),
