@@ -398,7 +398,11 @@ func (s pumpSetup) effectiveConfig(t *testing.T) map[string]any {
 	if code != 0 {
 		t.Fatalf("pump validate of the ConfigMap's pump.yaml: exit %d\n%s", code, out)
 	}
+	// The verdict line and any "note:" lines come before the YAML.
 	_, printed, _ := strings.Cut(out, "\n")
+	for strings.HasPrefix(printed, "note: ") {
+		_, printed, _ = strings.Cut(printed, "\n")
+	}
 	var cfg map[string]any
 	if err := yaml.Unmarshal([]byte(printed), &cfg); err != nil {
 		t.Fatalf("pump validate --print: %v\n%s", err, out)
