@@ -9,13 +9,17 @@ FUZZTIME ?= 10s
 # its own so its dependencies stay out of the daemon's go.mod.
 FERRETDB := bin/ferretdb-test
 
-.PHONY: help build test test-deps lint fuzz bench demo clean
+.PHONY: help build man test test-deps lint fuzz bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/pump
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pump
+
+man: build ## the manual page bin/pump.1 and the completion scripts bin/pump.{bash,zsh,fish}
+	$(BIN) man > bin/pump.1
+	for sh in bash zsh fish; do $(BIN) completion $$sh > bin/pump.$$sh; done
 
 demo: ## run the daemon against an embedded Redis fed with iam records (Ctrl-C stops)
 	$(GO) run ./cmd/pump demo

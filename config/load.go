@@ -150,6 +150,7 @@ func decode(tree map[string]any) (Config, error) {
 		}
 		cfg.Pumps[name] = p
 	}
+	logOffStdout(&cfg, tree)
 	return cfg, nil
 }
 

@@ -19,6 +19,8 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -194,7 +196,9 @@ func TestDockerfileBuildsAStaticImageThatFitsTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyContext(t, root, src)
-	args := map[string]string{"VERSION": "9.8.7-test", "COMMIT": "abc1234"}
+	// TARGETOS and TARGETARCH as BuildKit sets them, for this machine so the
+	// binary runs here; below, go build must take them as GOOS and GOARCH.
+	args := map[string]string{"VERSION": "9.8.7-test", "COMMIT": "abc1234", "TARGETOS": runtime.GOOS, "TARGETARCH": runtime.GOARCH}
 	builtTo := map[string]string{} // absolute path in the build stage → here
 	argRef := regexp.MustCompile(`\$\{(\w+)\}|\$(\w+)`)
 	for _, in := range stages[0] {
@@ -277,6 +281,35 @@ func TestDockerfileBuildsAStaticImageThatFitsTogether(t *testing.T) {
 		}
 	}
 	ef.Close()
+	for _, v := range []string{"GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}"} {
+		if !slices.ContainsFunc(stages[0], func(in instruction) bool { return in.cmd == "RUN" && strings.Contains(in.args, v) }) {
+			t.Errorf("the build stage's go build does not take %s: a cross-platform build would make the builder's binary", v)
+		}
+	}
+	// OCI labels, the version and revision from the build arguments.
+	labels := map[string]string{}
+	for _, in := range final["LABEL"] {
+		for _, m := range regexp.MustCompile(`(\S+?)=("[^"]*"|\S+)`).FindAllStringSubmatch(in.args, -1) {
+			labels[m[1]] = strings.Trim(m[2], `"`)
+		}
+	}
+	for key, want := range map[string]string{
+		"org.opencontainers.image.title": "pump", "org.opencontainers.image.source": "https://github.com/pumpd/pump",
+		"org.opencontainers.image.licenses": "Apache-2.0", "org.opencontainers.image.version": "${VERSION}",
+		"org.opencontainers.image.revision": "${COMMIT}",
+	} {
+		if labels[key] != want {
+			t.Errorf("LABEL %s=%q, want %q", key, labels[key], want)
+		}
+	}
+	if labels["org.opencontainers.image.description"] == "" {
+		t.Errorf("no LABEL org.opencontainers.image.description")
+	}
+	for _, arg := range []string{"VERSION", "COMMIT"} {
+		if !slices.ContainsFunc(final["ARG"], func(in instruction) bool { return strings.HasPrefix(in.args, arg) }) {
+			t.Errorf("the runtime stage does not declare ARG %s: its label would be empty", arg)
+		}
+	}
 	run := func(env []string, args ...string) (string, error) {
 		c := exec.Command(bin, args...)
 		c.Env = append([]string{"PATH=/nonexistent"}, env...)

@@ -16,11 +16,15 @@ import (
 // cmdHealth asks the local daemon's probe, for container HEALTHCHECKs.
 func cmdHealth(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("health", pflag.ContinueOnError)
-	path := config.AddFlags(fs)
+	path := config.AddConfigFlag(fs)
+	config.AddKeyFlags(fs, "health-check-address", "health-check-path")
 	ready := fs.Bool("ready", false, "ask /readyz instead of the liveness path")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
 	if code, stop := parseFlags(fs, args, stderr); stop {
 		return code
+	}
+	if !noArgs(fs, stderr) {
+		return exitConfig
 	}
 	cfg, ok := loadConfig(fs, *path, stderr)
 	if !ok {

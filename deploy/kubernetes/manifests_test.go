@@ -8,11 +8,13 @@ package kubernetes_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -23,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-redis/redis/v8"
 	"gopkg.in/yaml.v3"
 
 	"github.com/pumpd/pump/internal/testutil"
@@ -149,16 +152,27 @@ var knownKinds = map[string]string{
 	"Secret":                "v1",
 	"Service":               "v1",
 	"Deployment":            "apps/v1",
+	"PodDisruptionBudget":   "policy/v1",
+	"ServiceMonitor":        "monitoring.coreos.com/v1",
 	"Kustomization":         "kustomize.config.k8s.io/v1beta1",
 }
 
-// loadManifests parses every YAML document of every .yaml file here.
+// kindCount is how many objects of a kind the example has when not one.
+var kindCount = map[string]int{"Kustomization": 2} // the example, and monitoring/ on top of it
+
+// loadManifests parses every YAML document of every .yaml file here and in
+// the directories below.
 func loadManifests(t *testing.T) []*object {
 	t.Helper()
-	files, err := filepath.Glob("*.yaml")
-	if err != nil || len(files) == 0 {
+	top, err := filepath.Glob("*.yaml")
+	if err != nil || len(top) == 0 {
 		t.Fatalf("no manifests: %v", err)
 	}
+	below, err := filepath.Glob("*/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := append(top, below...)
 	var objs []*object
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -252,26 +266,40 @@ func TestKubernetesManifestsParseWithKnownKinds(t *testing.T) {
 		seen[o.Kind]++
 	}
 	for kind := range knownKinds {
-		if seen[kind] != 1 {
-			t.Errorf("%d %s objects, want exactly 1", seen[kind], kind)
+		want := 1
+		if n, ok := kindCount[kind]; ok {
+			want = n
+		}
+		if seen[kind] != want {
+			t.Errorf("%d %s objects, want %d", seen[kind], kind, want)
 		}
 	}
 }
 
+// Each kustomization lists every manifest of its directory; the one below
+// builds on the example (..).
 func TestKubernetesKustomizationListsEveryManifest(t *testing.T) {
 	objs := loadManifests(t)
-	k := find(t, objs, "Kustomization", "")
-	var want []string
-	for _, o := range objs {
-		if o.Kind != "Kustomization" && !slices.Contains(want, o.file) {
-			want = append(want, o.file)
+	for _, k := range objs {
+		if k.Kind != "Kustomization" {
+			continue
 		}
-	}
-	got := slices.Clone(k.Resources)
-	sort.Strings(got)
-	sort.Strings(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("kustomization resources %v, want the manifests %v", got, want)
+		dir := path.Dir(k.file)
+		var want []string
+		if dir != "." {
+			want = append(want, "..")
+		}
+		for _, o := range objs {
+			if o.Kind != "Kustomization" && path.Dir(o.file) == dir && !slices.Contains(want, path.Base(o.file)) {
+				want = append(want, path.Base(o.file))
+			}
+		}
+		got := slices.Clone(k.Resources)
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: resources %v, want the manifests %v", k.file, got, want)
+		}
 	}
 }
 
@@ -370,7 +398,11 @@ func (s pumpSetup) effectiveConfig(t *testing.T) map[string]any {
 	if code != 0 {
 		t.Fatalf("pump validate of the ConfigMap's pump.yaml: exit %d\n%s", code, out)
 	}
+	// The verdict line and any "note:" lines come before the YAML.
 	_, printed, _ := strings.Cut(out, "\n")
+	for strings.HasPrefix(printed, "note: ") {
+		_, printed, _ = strings.Cut(printed, "\n")
+	}
 	var cfg map[string]any
 	if err := yaml.Unmarshal([]byte(printed), &cfg); err != nil {
 		t.Fatalf("pump validate --print: %v\n%s", err, out)
@@ -481,12 +513,292 @@ func TestKubernetesRedisPasswordIsTheOneThePumpUses(t *testing.T) {
 			want = v
 		}
 	}
-	if want == "" || !slices.Contains(redisEnv, "REDIS_PASSWORD="+want) {
-		t.Errorf("the Redis container's env %v does not carry the pump's REDIS_PASSWORD", envNames(redisEnv))
+	for _, name := range []string{"REDIS_PASSWORD", "REDISCLI_AUTH"} {
+		if want == "" || !slices.Contains(redisEnv, name+"="+want) {
+			t.Errorf("the Redis container's env %v does not carry the pump's REDIS_PASSWORD as %s", envNames(redisEnv), name)
+		}
 	}
-	i := slices.Index(s.redis.Args, "--requirepass")
-	if i < 0 || i+1 >= len(s.redis.Args) || s.redis.Args[i+1] != "$(REDIS_PASSWORD)" {
-		t.Errorf("redis args %v do not set --requirepass $(REDIS_PASSWORD)", s.redis.Args)
+	// Not on any command line: ps and /proc show those to the whole pod.
+	for _, c := range s.pod.Containers {
+		line := strings.Join(append(slices.Clone(c.Command), c.Args...), " ")
+		if strings.Contains(line, "$(REDIS_PASSWORD)") || strings.Contains(line, want) || slices.Contains(c.Args, "--requirepass") {
+			t.Errorf("container %s puts the password on its command line: %s", c.Name, line)
+		}
+	}
+}
+
+// redisArg is the value after name among the Redis container's args.
+func redisArg(c container, name string) string {
+	i := slices.Index(c.Args, name)
+	if i < 0 || i+1 >= len(c.Args) {
+		return ""
+	}
+	return c.Args[i+1]
+}
+
+// The Redis container's command, run here as the kubelet would (its port
+// and directory moved to the test's): it must require the Secret's password,
+// keep it off its command line, be the process itself (so SIGTERM reaches
+// it), and run with the memory policy the manifest asks for.
+func TestKubernetesRedisCommandRunsWithThePasswordFromItsEnvironment(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server is not installed (make test installs it): %v", err)
+	}
+	objs := loadManifests(t)
+	s := sidecar(t)
+	env := containerEnv(t, objs, s.redis)
+	var password string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "REDIS_PASSWORD="); ok {
+			password = v
+		}
+	}
+	port := testutil.FreePort(t)
+	args := slices.Clone(s.redis.Args)
+	args[slices.Index(args, "--port")+1] = strconv.Itoa(port)
+	args[slices.Index(args, "--dir")+1] = t.TempDir()
+	args = append(args, "--bind", "127.0.0.1")
+	argv := append(slices.Clone(s.redis.Command), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("redis output:\n%s", log.String())
+		}
+	}()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	authed := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1})
+	defer authed.Close()
+	testutil.Eventually(t, 30*time.Second, "redis answers with the password", func() bool {
+		return authed.Ping(context.Background()).Err() == nil
+	})
+	anonymous := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer anonymous.Close()
+	if err := anonymous.Ping(context.Background()).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("PING without the password: %v, want NOAUTH", err)
+	}
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+	if strings.TrimSpace(string(comm)) != "redis-server" {
+		t.Errorf("the container's main process is %q, not redis-server: SIGTERM would not reach Redis", comm)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid))
+	if err != nil || bytes.Contains(cmdline, []byte(password)) {
+		t.Errorf("redis's command line %q (%v) shows the password", cmdline, err)
+	}
+	for key, want := range map[string]string{
+		"maxmemory-policy": "noeviction",
+		"maxmemory":        strconv.FormatInt(redisBytes(t, redisArg(s.redis, "--maxmemory")), 10),
+		"appendonly":       "yes",
+	} {
+		got, err := authed.ConfigGet(context.Background(), key).Result()
+		if err != nil || len(got) != 2 || fmt.Sprint(got[1]) != want {
+			t.Errorf("CONFIG GET %s = %v, %v; want %s", key, got, err, want)
+		}
+	}
+}
+
+// redisBytes reads a Redis memory size: 400mb, 1gb, 100000 (bytes).
+func redisBytes(t *testing.T, v string) int64 {
+	t.Helper()
+	units := []struct {
+		suffix string
+		n      int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1000}, {"m", 1000 * 1000}, {"g", 1000 * 1000 * 1000}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(strings.ToLower(v), u.suffix); ok {
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err != nil {
+				t.Fatalf("Redis size %q: %v", v, err)
+			}
+			return n * u.n
+		}
+	}
+	t.Fatalf("Redis size %q", v)
+	return 0
+}
+
+// kubeBytes reads a Kubernetes quantity (or GOMEMLIMIT): 512Mi, 1Gi, 200MiB.
+func kubeBytes(t *testing.T, v string) int64 {
+	t.Helper()
+	v = strings.TrimSuffix(v, "B") // GOMEMLIMIT writes MiB
+	for suffix, n := range map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "k": 1000, "M": 1000 * 1000, "G": 1000 * 1000 * 1000} {
+		if num, ok := strings.CutSuffix(v, suffix); ok {
+			x, err := strconv.ParseInt(num, 10, 64)
+			if err != nil {
+				t.Fatalf("quantity %q: %v", v, err)
+			}
+			return x * n
+		}
+	}
+	x, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		t.Fatalf("quantity %q: %v", v, err)
+	}
+	return x
+}
+
+// Redis holds the backlog in memory: past its container's limit the kernel
+// kills it, and an eviction policy would drop waiting records silently.
+func TestKubernetesRedisMemoryStaysBelowItsLimitWithoutEviction(t *testing.T) {
+	s := sidecar(t)
+	if p := redisArg(s.redis, "--maxmemory-policy"); p != "noeviction" {
+		t.Errorf("redis --maxmemory-policy %q, want noeviction: another policy deletes records waiting to be drained", p)
+	}
+	limit := kubeBytes(t, s.redis.Resources.Limits["memory"])
+	maxmemory := redisBytes(t, redisArg(s.redis, "--maxmemory"))
+	// The rest is for the append-only file's rewrite, buffers and Redis itself.
+	if maxmemory <= 0 || maxmemory > limit*8/10 {
+		t.Errorf("redis --maxmemory %d bytes, container limit %d: want at most 80%% of the limit", maxmemory, limit)
+	}
+}
+
+// The pump's memory: GOMEMLIMIT below its container's limit, and a cap on
+// the lists it writes to Redis.
+func TestKubernetesPumpMemoryIsBounded(t *testing.T) {
+	s := sidecar(t)
+	limit := kubeBytes(t, s.pump.Resources.Limits["memory"])
+	var goMemLimit string
+	for _, kv := range s.env {
+		if v, ok := strings.CutPrefix(kv, "GOMEMLIMIT="); ok {
+			goMemLimit = v
+		}
+	}
+	if goMemLimit == "" {
+		t.Fatalf("the pump container sets no GOMEMLIMIT")
+	}
+	if soft := kubeBytes(t, goMemLimit); soft >= limit || soft < limit/2 {
+		t.Errorf("GOMEMLIMIT %s against a %s limit: want it below the limit (and above half of it)", goMemLimit, s.pump.Resources.Limits["memory"])
+	}
+	cfg := s.effectiveConfig(t)
+	if n, _ := cfg["dead-letter-max-len"].(int); n <= 0 {
+		t.Errorf("dead-letter-max-len = %v: the dead and parked lists could grow until Redis is full", cfg["dead-letter-max-len"])
+	}
+}
+
+// strictSpec decodes o's spec into T refusing any field T lacks, so a
+// misspelt field of a kind this test knows is an error, not ignored.
+func strictSpec[T any](t *testing.T, o *object) T {
+	t.Helper()
+	raw, err := yaml.Marshal(&o.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec T
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&spec); err != nil {
+		t.Fatalf("%s %s (%s): spec: %v", o.Kind, o.Metadata.Name, o.file, err)
+	}
+	return spec
+}
+
+type labelSelector struct {
+	MatchLabels map[string]string `yaml:"matchLabels"`
+}
+
+func (s labelSelector) matches(labels map[string]string) bool {
+	if len(s.MatchLabels) == 0 {
+		return false // an empty selector would select everything
+	}
+	for k, v := range s.MatchLabels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestKubernetesDisruptionBudgetCoversThePod(t *testing.T) {
+	objs := loadManifests(t)
+	dep := decodeSpec[deploymentSpec](t, find(t, objs, "Deployment", ""))
+	pdb := strictSpec[struct {
+		MinAvailable               any           `yaml:"minAvailable"` // a number or a percentage
+		MaxUnavailable             any           `yaml:"maxUnavailable"`
+		UnhealthyPodEvictionPolicy string        `yaml:"unhealthyPodEvictionPolicy"`
+		Selector                   labelSelector `yaml:"selector"`
+	}](t, find(t, objs, "PodDisruptionBudget", ""))
+	if !pdb.Selector.matches(dep.Template.Metadata.Labels) {
+		t.Errorf("the PodDisruptionBudget selects %v, the pods are labelled %v", pdb.Selector.MatchLabels, dep.Template.Metadata.Labels)
+	}
+	if (pdb.MinAvailable == nil) == (pdb.MaxUnavailable == nil) {
+		t.Errorf("set one of minAvailable and maxUnavailable")
+	}
+	// A pod that is not ready must not block a node drain.
+	if pdb.UnhealthyPodEvictionPolicy != "AlwaysAllow" {
+		t.Errorf("unhealthyPodEvictionPolicy %q, want AlwaysAllow", pdb.UnhealthyPodEvictionPolicy)
+	}
+}
+
+func TestKubernetesServiceMonitorScrapesMetricsWithTheToken(t *testing.T) {
+	objs := loadManifests(t)
+	type secretRef struct {
+		Name string `yaml:"name"`
+		Key  string `yaml:"key"`
+	}
+	sm := strictSpec[struct {
+		Selector          labelSelector `yaml:"selector"`
+		NamespaceSelector any           `yaml:"namespaceSelector"`
+		Endpoints         []struct {
+			Port          string `yaml:"port"`
+			Path          string `yaml:"path"`
+			Interval      string `yaml:"interval"`
+			ScrapeTimeout string `yaml:"scrapeTimeout"`
+			Authorization *struct {
+				Type        string    `yaml:"type"`
+				Credentials secretRef `yaml:"credentials"`
+			} `yaml:"authorization"`
+		} `yaml:"endpoints"`
+	}](t, find(t, objs, "ServiceMonitor", ""))
+	svcObj := find(t, objs, "Service", "")
+	if !sm.Selector.matches(svcObj.Metadata.Labels) {
+		t.Errorf("the ServiceMonitor selects %v, the Service is labelled %v", sm.Selector.MatchLabels, svcObj.Metadata.Labels)
+	}
+	svc := decodeSpec[serviceSpec](t, svcObj)
+	s := sidecar(t)
+	cfg := s.effectiveConfig(t)
+	if len(sm.Endpoints) != 1 {
+		t.Fatalf("%d endpoints, want the pump's one", len(sm.Endpoints))
+	}
+	e := sm.Endpoints[0]
+	var target any
+	for _, p := range svc.Ports {
+		if p.Name == e.Port {
+			target = p.TargetPort
+		}
+	}
+	_, portText, _ := net.SplitHostPort(cfg["health-check-address"].(string))
+	if target == nil || strconv.Itoa(s.pump.port(t, target)) != portText {
+		t.Errorf("endpoint port %q reaches %v, but the pump serves /metrics on %s", e.Port, target, portText)
+	}
+	if e.Path != "/metrics" {
+		t.Errorf("endpoint path %q, want /metrics", e.Path)
+	}
+	interval, err1 := time.ParseDuration(e.Interval)
+	timeout, err2 := time.ParseDuration(e.ScrapeTimeout)
+	if err1 != nil || err2 != nil || timeout > interval {
+		t.Errorf("interval %q, scrapeTimeout %q: want durations, the timeout within the interval", e.Interval, e.ScrapeTimeout)
+	}
+	// /metrics needs the admin token: the one the pump reads.
+	if e.Authorization == nil || e.Authorization.Type != "Bearer" {
+		t.Fatalf("the endpoint sends no bearer token; the pump's /metrics wants one (server.admin-auth)")
+	}
+	ref := e.Authorization.Credentials
+	secret := find(t, objs, "Secret", ref.Name)
+	tokenEnv := cfg["server"].(map[string]any)["admin-auth"].(map[string]any)["token-env"]
+	for _, ev := range s.pump.Env {
+		if ev.Name == tokenEnv && (ev.ValueFrom == nil || ev.ValueFrom.SecretKeyRef == nil || *ev.ValueFrom.SecretKeyRef != keyRef(ref)) {
+			t.Errorf("the ServiceMonitor sends %s/%s, the pump reads its token from %+v", ref.Name, ref.Key, ev.ValueFrom)
+		}
+	}
+	if _, ok := secret.StringData[ref.Key]; !ok {
+		t.Errorf("Secret %s has no key %s", ref.Name, ref.Key)
 	}
 }
 

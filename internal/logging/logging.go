@@ -1,4 +1,3 @@
-// Package logging builds the zap logger from the log.* keys, as iam does.
 package logging
 
 import (
@@ -11,23 +10,36 @@ import (
 	"github.com/pumpd/pump/config"
 )
 
-// New returns the logger the configuration asks for.
+// TimeLayout is how iam's logger writes the time of a line.
+const TimeLayout = "2006-01-02 15:04:05.000"
+
+// New returns the logger the configuration asks for. Its lines carry iam's
+// keys (timestamp, level, logger, caller, message, stacktrace) and iam's
+// time layout, so what parses iam-pump's JSON log parses ours.
 func New(c config.Log) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(strings.ToLower(c.Level))
 	if err != nil {
 		return nil, fmt.Errorf("log.level: %w", err)
 	}
-	enc := zap.NewProductionEncoderConfig()
-	if c.Development {
-		enc = zap.NewDevelopmentEncoderConfig()
-	}
-	enc.TimeKey = "ts"
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	enc.EncodeDuration = zapcore.StringDurationEncoder
+	encodeLevel := zapcore.CapitalLevelEncoder
 	if c.Format == "console" && c.EnableColor {
-		enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
-	} else if c.Format == "console" {
-		enc.EncodeLevel = zapcore.CapitalLevelEncoder
+		encodeLevel = zapcore.CapitalColorLevelEncoder
+	}
+	enc := zapcore.EncoderConfig{
+		TimeKey:       "timestamp",
+		LevelKey:      "level",
+		NameKey:       "logger",
+		CallerKey:     "caller",
+		FunctionKey:   zapcore.OmitKey,
+		MessageKey:    "message",
+		StacktraceKey: "stacktrace",
+		LineEnding:    zapcore.DefaultLineEnding,
+		EncodeLevel:   encodeLevel,
+		EncodeTime:    zapcore.TimeEncoderOfLayout(TimeLayout),
+		// Durations are ours (iam logs none): "1.5s" reads better than 1500.
+		EncodeDuration: zapcore.StringDurationEncoder,
+		EncodeCaller:   zapcore.ShortCallerEncoder,
+		EncodeName:     zapcore.FullNameEncoder,
 	}
 	zc := zap.Config{
 		Level:             zap.NewAtomicLevelAt(level),
