@@ -249,7 +249,7 @@ func TestWriteSendsHeadersAndTheTokenFromTheEnvironment(t *testing.T) {
 		"Authorization":   "Bearer tok-from-env-42",
 		"X-Source":        "iam-pump",
 		"Content-Type":    "application/vnd.iam+json",
-		"Idempotency-Key": idempotencyKey(batch),
+		"Idempotency-Key": idempotencyKey(batch, nil),
 	}
 	for name, want := range checks {
 		if got := r.Header.Get(name); got != want {
@@ -622,9 +622,9 @@ func TestWriteRejectsOnlyTheRecordsItCannotEncodeAndSendsTheRest(t *testing.T) {
 	}
 }
 
-func TestRejectedErrorIsNeverUsed(t *testing.T) {
+func TestAServerRefusalRefusesTheBatchWhole(t *testing.T) {
 	// One request carries the whole batch, so the server accepts or
-	// refuses it whole: per-record rejection does not apply.
+	// refuses it whole: only what the sink cannot encode is rejected alone.
 	s := startServer(t, status(http.StatusBadRequest))
 	h := newSink(t, pumps.Meta{"url": s.URL})
 	var rej *pumps.RejectedError
