@@ -281,3 +281,35 @@ func TestReopenDuringAWriteDoesNotWaitAndTakesEffectNextBatch(t *testing.T) {
 		t.Errorf("the file holds %q, want %q", got, want)
 	}
 }
+
+// BenchmarkAppend appends batches of 1,000 lines of 650 bytes, the size of
+// an iam record as JSON, with and without fdatasync.
+func BenchmarkAppend(b *testing.B) {
+	line := []byte(strings.Repeat("x", 649) + "\n")
+	for _, sync := range []bool{false, true} {
+		b.Run("sync="+strconv.FormatBool(sync), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "records")
+			a := New(Options{Sync: sync})
+			b.Cleanup(func() { a.Close() })
+			write := func(w *bufio.Writer) error {
+				for i := 0; i < 1000; i++ {
+					if _, err := w.Write(line); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			b.SetBytes(int64(1000 * len(line)))
+			for i := 0; i < b.N; i++ {
+				if err := a.Append(path, write); err != nil {
+					b.Fatal(err)
+				}
+				if i%100 == 99 {
+					b.StopTimer()
+					_ = os.Truncate(path, 0) // keep the file small
+					b.StartTimer()
+				}
+			}
+		})
+	}
+}
