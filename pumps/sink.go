@@ -40,6 +40,15 @@ type JSONWriter interface {
 	WritesRecordJSON()
 }
 
+// Reopener is a sink that writes to files by path. The daemon calls Reopen
+// on SIGHUP (logrotate's postrotate signal), so the sink lets go of a file
+// that was renamed away and opens the path again for its next batch. It may
+// be called while a Write runs, and must not wait for it.
+type Reopener interface {
+	Sink
+	Reopen() error
+}
+
 // Meta is a pump's meta section as it appears in the YAML file.
 type Meta map[string]any
 

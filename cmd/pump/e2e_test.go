@@ -110,6 +110,13 @@ func TestIAMConfigDrainsToCSVWithNothingLostOrDoubled(t *testing.T) {
 		t.Fatalf("exit status %d after SIGTERM, want 0", code)
 	}
 
+	// Named as iam-pump names them, which downstream loaders glob.
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range files {
+		if _, err := time.Parse("2006-January-2-15.csv", filepath.Base(f)); err != nil {
+			t.Errorf("file %s is not named as iam names the hour's file (2026-December-1-9.csv)", filepath.Base(f))
+		}
+	}
 	rows := testutil.ReadCSVDir(t, dir, csvsink.Header)
 	if len(rows) != n+3 {
 		t.Fatalf("%d CSV rows, want %d", len(rows), n+3)

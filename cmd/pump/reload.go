@@ -14,6 +14,7 @@ import (
 
 	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/pump"
+	"github.com/pumpd/pump/pumps"
 )
 
 // restartOnly are the keys a reload cannot change: they hold connections,
@@ -93,6 +94,12 @@ func (d *daemon) applyReload(stopLoop context.CancelFunc, loopDone <-chan error)
 	outputs := started
 	for _, name := range kept {
 		outputs = append(outputs, byName[name])
+		// SIGHUP is logrotate's signal: file sinks let go of renamed files.
+		if r, ok := byName[name].Sink.(pumps.Reopener); ok {
+			if err := r.Reopen(); err != nil {
+				closeErrs = append(closeErrs, fmt.Errorf("pump %s: %w", name, err))
+			}
+		}
 	}
 	sort.Slice(outputs, func(i, j int) bool { return outputs[i].Name < outputs[j].Name })
 	d.setOutputs(outputs)

@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/pumpd/pump/analytics"
 )
@@ -44,12 +46,16 @@ func ReadJSONLines(t testing.TB, path string) []analytics.Record {
 	return out
 }
 
-// ReadCSVDir reads every row of the hourly CSV files in dir, in file order,
-// checking each file starts with the header.
+// ReadCSVDir reads every row of the hourly CSV files in dir, in the order
+// of their hours, checking each file starts with the header.
 func ReadCSVDir(t testing.TB, dir string, header []string) [][]string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
-	sort.Strings(files)
+	hours := make(map[string]time.Time, len(files))
+	for _, name := range files {
+		hours[name] = csvFileHour(t, name)
+	}
+	sort.Slice(files, func(i, j int) bool { return hours[files[i]].Before(hours[files[j]]) })
 	var rows [][]string
 	for _, name := range files {
 		f, err := os.Open(name)
@@ -67,6 +73,21 @@ func ReadCSVDir(t testing.TB, dir string, header []string) [][]string {
 		rows = append(rows, all[1:]...)
 	}
 	return rows
+}
+
+// csvFileHour reads the hour from a csv file's name in either of the csv
+// sink's formats (iam's 2026-December-1-9.csv or 2026-12-01-09.csv): iam's
+// names do not sort in time order.
+func csvFileHour(t testing.TB, path string) time.Time {
+	t.Helper()
+	name := strings.TrimSuffix(filepath.Base(path), ".csv")
+	for _, layout := range []string{"2006-January-2-15", "2006-01-02-15"} {
+		if h, err := time.Parse(layout, name); err == nil {
+			return h
+		}
+	}
+	t.Fatalf("%s: not an hourly csv file name", path)
+	return time.Time{}
 }
 
 // Account counts ids: how many of want are present, missing, duplicated.

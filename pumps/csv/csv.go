@@ -36,15 +36,27 @@ var Header = []string{"TimeStamp", "Username", "Effect", "Conclusion", "Request"
 type Config struct {
 	Dir   string `yaml:"csv_dir"`
 	FSync *bool  `yaml:"fsync"`
+	// FileNameFormat names the hourly files: "iam" (the default) as iam-pump
+	// and Tyk Pump do, 2026-December-1-9.csv, or "sortable",
+	// 2026-12-01-09.csv, whose names sort in time order.
+	FileNameFormat string `yaml:"file_name_format"`
 }
 
-// CSV appends records to <csv_dir>/<2006-01-02-15>.csv, one file per hour
-// of local time, starting each file with Header.
+// The values of file_name_format.
+const (
+	FileNamesIAM      = "iam"
+	FileNamesSortable = "sortable"
+)
+
+// CSV appends records to one file per hour of local time in csv_dir,
+// starting each file with Header. It follows the hour's path through log
+// rotation (see appendfile).
 type CSV struct {
-	cfg  Config
-	now  func() time.Time
-	file *appendfile.File
-	buf  []byte
+	cfg      Config
+	now      func() time.Time
+	fileName func(time.Time) string
+	file     *appendfile.File
+	buf      []byte
 }
 
 // Configure implements pumps.Sink.
@@ -55,48 +67,40 @@ func (c *CSV) Configure(meta pumps.Meta) error {
 	if c.cfg.Dir == "" {
 		return errors.New("meta.csv_dir: must name the directory for the CSV files")
 	}
+	switch c.cfg.FileNameFormat {
+	case "", FileNamesIAM:
+		c.fileName = iamFileName
+	case FileNamesSortable:
+		c.fileName = sortableFileName
+	default:
+		return fmt.Errorf("meta.file_name_format: want %s or %s, got %q", FileNamesIAM, FileNamesSortable, c.cfg.FileNameFormat)
+	}
 	return nil
 }
 
-// Init implements pumps.Sink. Files are opened on first write of each hour.
-func (c *CSV) Init(context.Context) error { return nil }
+// iamFileName is iam-pump's name for the hour's file: month by name, day
+// and hour without zero padding.
+func iamFileName(t time.Time) string {
+	return fmt.Sprintf("%d-%s-%d-%d.csv", t.Year(), t.Month(), t.Day(), t.Hour())
+}
 
-func (c *CSV) fileFor(t time.Time) (*appendfile.File, error) {
-	path := filepath.Join(c.cfg.Dir, t.Format("2006-01-02-15")+".csv")
-	if c.file != nil && c.file.Path == path {
-		return c.file, nil
-	}
-	if c.file != nil {
-		if err := c.file.Close(); err != nil {
-			return nil, fmt.Errorf("csv: %w", err)
-		}
-		c.file = nil
-	}
-	f, err := appendfile.Open(path, c.cfg.FSync == nil || *c.cfg.FSync)
-	if err != nil {
-		return nil, fmt.Errorf("csv: %w", err)
-	}
-	c.file = f
-	return f, nil
+func sortableFileName(t time.Time) string {
+	return t.Format("2006-01-02-15") + ".csv"
+}
+
+// Init implements pumps.Sink. Files are opened on first write of each hour.
+func (c *CSV) Init(context.Context) error {
+	c.file = appendfile.New(appendfile.Options{
+		Sync:   c.cfg.FSync == nil || *c.cfg.FSync,
+		Header: AppendRow(nil, Header...),
+	})
+	return nil
 }
 
 // Write implements pumps.Sink.
 func (c *CSV) Write(_ context.Context, batch []analytics.Record) error {
-	f, err := c.fileFor(c.now())
-	if err != nil {
-		return err
-	}
-	size, err := f.Size()
-	if err != nil {
-		return fmt.Errorf("csv: %w", err)
-	}
-	err = f.Append(func(w *bufio.Writer) error {
-		if size == 0 {
-			c.buf = AppendRow(c.buf[:0], Header...)
-			if _, err := w.Write(c.buf); err != nil {
-				return err
-			}
-		}
+	path := filepath.Join(c.cfg.Dir, c.fileName(c.now()))
+	err := c.file.Append(path, func(w *bufio.Writer) error {
 		for i := range batch {
 			c.buf = appendRecord(c.buf[:0], &batch[i])
 			if _, err := w.Write(c.buf); err != nil {
@@ -171,17 +175,31 @@ func needsQuotes(f string) bool {
 	return strings.ContainsAny(f, ",\"\r\n")
 }
 
+// Reopen implements pumps.Reopener: the hour's file is closed now (or,
+// when a write holds it, after that write) and its path opened again for
+// the next batch.
+func (c *CSV) Reopen() error {
+	if c.file == nil {
+		return nil
+	}
+	if err := c.file.Reopen(); err != nil {
+		return fmt.Errorf("csv: reopen: %w", err)
+	}
+	return nil
+}
+
 // Close implements pumps.Sink.
 func (c *CSV) Close(context.Context) error {
 	if c.file == nil {
 		return nil
 	}
-	err := c.file.Close()
-	c.file = nil
-	if err != nil {
+	if err := c.file.Close(); err != nil {
 		return fmt.Errorf("csv: %w", err)
 	}
 	return nil
 }
 
-var _ pumps.Sink = (*CSV)(nil)
+var (
+	_ pumps.Sink     = (*CSV)(nil)
+	_ pumps.Reopener = (*CSV)(nil)
+)

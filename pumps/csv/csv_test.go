@@ -49,7 +49,7 @@ func TestGoldenRecordsRoundTripThroughCSVQuoting(t *testing.T) {
 	if err := c.Write(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
-	rows := readCSV(t, filepath.Join(dir, "2026-11-25-13.csv"))
+	rows := readCSV(t, filepath.Join(dir, "2026-November-25-13.csv"))
 	if strings.Join(rows[0], ",") != strings.Join(Header, ",") {
 		t.Fatalf("header %v", rows[0])
 	}
@@ -71,29 +71,71 @@ func TestGoldenRecordsRoundTripThroughCSVQuoting(t *testing.T) {
 }
 
 func TestOneFilePerHourAndOneHeaderPerFile(t *testing.T) {
+	for _, tc := range []struct {
+		format       string // file_name_format; "" is the default
+		first, after string // the files of 09:59 and of 10:01
+	}{
+		{"", "2026-December-1-9.csv", "2026-December-1-10.csv"},
+		{"iam", "2026-December-1-9.csv", "2026-December-1-10.csv"},
+		{"sortable", "2026-12-01-09.csv", "2026-12-01-10.csv"},
+	} {
+		t.Run("format="+tc.format, func(t *testing.T) {
+			dir := t.TempDir()
+			meta := pumps.Meta{"csv_dir": dir, "fsync": false}
+			if tc.format != "" {
+				meta["file_name_format"] = tc.format
+			}
+			now := time.Date(2026, 12, 1, 9, 59, 0, 0, time.Local)
+			c := newCSV(t, meta, func() time.Time { return now })
+			recs := testutil.GoldenDecoded(t)
+			for _, step := range []time.Duration{0, 30 * time.Second, 2 * time.Minute} {
+				now = now.Add(step)
+				if err := c.Write(context.Background(), recs[:1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 2 {
+				t.Fatalf("files %v, want %s and %s", files, tc.first, tc.after)
+			}
+			first := readCSV(t, filepath.Join(dir, tc.first))
+			second := readCSV(t, filepath.Join(dir, tc.after))
+			if len(first) != 3 || len(second) != 2 {
+				t.Fatalf("09h file has %d rows, 10h file %d: want header+2 and header+1", len(first), len(second))
+			}
+			// A restart appends to the hour's file without a second header.
+			c2 := newCSV(t, meta, func() time.Time { return now })
+			if err := c2.Write(context.Background(), recs[:1]); err != nil {
+				t.Fatal(err)
+			}
+			again := readCSV(t, filepath.Join(dir, tc.after))
+			if len(again) != 3 || again[2][0] == Header[0] {
+				t.Fatalf("after a restart: %d rows, %v", len(again), again)
+			}
+		})
+	}
+}
+
+func TestARotatedHourFileIsFollowedWithAHeader(t *testing.T) {
 	dir := t.TempDir()
-	now := time.Date(2026, 11, 25, 13, 59, 0, 0, time.Local)
-	c := newCSV(t, pumps.Meta{"csv_dir": dir, "fsync": false}, func() time.Time { return now })
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.Local)
+	c := newCSV(t, pumps.Meta{"csv_dir": dir}, func() time.Time { return now })
 	recs := testutil.GoldenDecoded(t)
-	for _, step := range []time.Duration{0, 30 * time.Second, 2 * time.Minute} {
-		now = now.Add(step)
-		if err := c.Write(context.Background(), recs[:1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	first := readCSV(t, filepath.Join(dir, "2026-11-25-13.csv"))
-	second := readCSV(t, filepath.Join(dir, "2026-11-25-14.csv"))
-	if len(first) != 3 || len(second) != 2 {
-		t.Fatalf("13h file has %d rows, 14h file %d: want header+2 and header+1", len(first), len(second))
-	}
-	// A restart appends to the hour's file without a second header.
-	c2 := newCSV(t, pumps.Meta{"csv_dir": dir}, func() time.Time { return now })
-	if err := c2.Write(context.Background(), recs[:1]); err != nil {
+	path := filepath.Join(dir, "2026-December-1-9.csv")
+	if err := c.Write(context.Background(), recs[:2]); err != nil {
 		t.Fatal(err)
 	}
-	again := readCSV(t, filepath.Join(dir, "2026-11-25-14.csv"))
-	if len(again) != 3 || again[2][0] == Header[0] {
-		t.Fatalf("after a restart: %d rows, %v", len(again), again)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(context.Background(), recs[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if old := readCSV(t, path+".1"); len(old) != 3 {
+		t.Errorf("the rotated file has %d rows, want header+2 and nothing after the rename", len(old))
+	}
+	rows := readCSV(t, path)
+	if len(rows) != 2 || strings.Join(rows[0], ",") != strings.Join(Header, ",") || rows[1][1] != recs[2].Username {
+		t.Errorf("the new file holds %v, want the header and record 3", rows)
 	}
 }
 
@@ -106,6 +148,7 @@ func TestConfigureNamesTheKey(t *testing.T) {
 		{pumps.Meta{"csv_dir": []any{"a"}}, "meta.csv_dir: want a string, got a list"},
 		{pumps.Meta{"csv_dir": "/x", "fsync": "yes please"}, "meta.fsync: want true or false"},
 		{pumps.Meta{"csv_dir": "/x", "dir": "/y"}, "meta.dir: unknown key"},
+		{pumps.Meta{"csv_dir": "/x", "file_name_format": "2006-01-02"}, `meta.file_name_format: want iam or sortable, got "2006-01-02"`},
 	} {
 		err := (&CSV{}).Configure(tc.meta)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -67,9 +67,8 @@ func (f *Faulty) Configure(meta pumps.Meta) error {
 
 // Init implements pumps.Sink.
 func (f *Faulty) Init(context.Context) error {
-	file, err := appendfile.Open(f.cfg.Path, false)
-	f.file = file
-	return err
+	f.file = appendfile.New(appendfile.Options{})
+	return f.file.Open(f.cfg.Path)
 }
 
 // Write implements pumps.Sink.
@@ -95,7 +94,7 @@ func (f *Faulty) Write(ctx context.Context, batch []analytics.Record) error {
 			rejected = append(rejected, pumps.Rejection{Index: i, Err: errors.New("faulty: record rejected")})
 		}
 	}
-	err := f.file.Append(func(w *bufio.Writer) error {
+	err := f.file.Append(f.cfg.Path, func(w *bufio.Writer) error {
 		next := 0
 		for i := range batch {
 			if next < len(rejected) && rejected[next].Index == i {

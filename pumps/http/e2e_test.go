@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/pump"
 )
 
 // The end-to-end tests run the real daemon (cmd/pump, built from source)
@@ -91,6 +93,67 @@ func TestEndToEndDrainsRedisIntoAnHTTPServerOnce(t *testing.T) {
 		if n := seen[testutil.RecordID(i)]; n != 1 {
 			t.Errorf("record %s arrived %d times, want once", testutil.RecordID(i), n)
 		}
+	}
+}
+
+func TestEndToEndOneUnencodableRecordIsDeadLetteredAloneAndTheRestSent(t *testing.T) {
+	redis := testutil.StartRedis(t)
+	s := startServer(t, nil)
+	ctx := context.Background()
+	const total, spoilt = 1000, 500
+	testutil.Seed(t, redis.Client(), analytics.DefaultKey, 0, spoilt)
+	bad := testutil.MakeRecord(spoilt)
+	bad.ExpireAt = time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC) // msgpack holds it, JSON cannot
+	raw, err := analytics.Encode(&bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := redis.Client().RPush(ctx, analytics.DefaultKey, raw).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Seed(t, redis.Client(), analytics.DefaultKey, spoilt+1, total)
+	cfg := pumpConfig(t, redis, "      url: "+s.URL+"\n      format: ndjson\n")
+	p := testutil.StartPump(t, nil, "run", "-c", cfg)
+	testutil.Eventually(t, 2*time.Minute, "the list drained and trimmed", func() bool {
+		n, err := redis.Client().LLen(ctx, analytics.DefaultKey).Result()
+		return err == nil && n == 0 || p.Exited()
+	})
+	p.Signal(syscall.SIGTERM)
+	if status := p.Wait(time.Minute); status != 0 {
+		t.Fatalf("pump exited %d after SIGTERM", status)
+	}
+	dead, err := redis.Client().LRange(ctx, "{"+analytics.DefaultKey+"}.dead", 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range s.requests() {
+		for _, rec := range parseBody(t, r.Body, true) {
+			seen[testutil.IDOf(rec)]++
+		}
+	}
+	t.Logf("%d records dead-lettered, %d sent", len(dead), len(seen))
+	if len(dead) != 1 {
+		first := ""
+		if len(dead) > 0 {
+			first = dead[0]
+		}
+		t.Fatalf("%d dead letters, want the one record JSON cannot hold; the first: %.200s", len(dead), first)
+	}
+	env, err := pump.DecodeDeadLetter([]byte(dead[0]))
+	if err != nil {
+		t.Fatalf("dead letter not an envelope: %v", err)
+	}
+	if !bytes.Equal(env.Raw, raw) || env.Pump != "x" || !strings.Contains(env.Reason, "year outside of range") {
+		t.Errorf("dead letter pump %q, reason %q, same bytes %v: want the record's bytes, pump x and why", env.Pump, env.Reason, bytes.Equal(env.Raw, raw))
+	}
+	for i := 0; i < total; i++ {
+		if n := seen[testutil.RecordID(i)]; i != spoilt && n != 1 {
+			t.Errorf("record %s sent %d times, want once", testutil.RecordID(i), n)
+		}
+	}
+	if seen[testutil.RecordID(spoilt)] != 0 {
+		t.Error("the unencodable record was sent")
 	}
 }
 

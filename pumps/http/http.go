@@ -222,7 +222,8 @@ func (h *HTTP) Init(context.Context) error {
 // 429 and 5xx answers with exponential backoff (or the server's
 // Retry-After) within ctx. Any other answer outside 2xx means the server
 // will never take this body: the error is permanent and the loop
-// dead-letters the batch.
+// dead-letters the batch. A record JSON cannot hold (an ExpireAt past
+// year 9999) is left out of the body and rejected alone.
 func (h *HTTP) Write(ctx context.Context, batch []analytics.Record) error {
 	if h.client == nil {
 		return errors.New("http: Write before Init")
@@ -230,14 +231,23 @@ func (h *HTTP) Write(ctx context.Context, batch []analytics.Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	body, err := h.encode(batch)
+	body, rejected, err := h.encode(batch)
 	if err != nil {
 		return pumps.Permanent(fmt.Errorf("http: encode %d records: %w", len(batch), err))
 	}
-	key := idempotencyKey(batch)
+	if len(rejected) == len(batch) {
+		return &pumps.RejectedError{Rejections: rejected}
+	}
+	key := idempotencyKey(batch, rejected)
 	for attempt := 0; ; attempt++ {
 		retryAfter, err := h.send(ctx, body, key)
-		if err == nil || pumps.IsPermanent(err) {
+		if err == nil {
+			if len(rejected) > 0 {
+				return &pumps.RejectedError{Rejections: rejected}
+			}
+			return nil
+		}
+		if pumps.IsPermanent(err) {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -363,8 +373,9 @@ func retryAfter(v string) time.Duration {
 	return 0
 }
 
-// encode renders the batch as the request body, gzipped when asked.
-func (h *HTTP) encode(batch []analytics.Record) ([]byte, error) {
+// encode renders the batch as the request body, gzipped when asked, and
+// lists the records left out because JSON cannot hold them.
+func (h *HTTP) encode(batch []analytics.Record) ([]byte, []pumps.Rejection, error) {
 	var buf bytes.Buffer
 	var w io.Writer = &buf
 	if h.meta.Gzip {
@@ -375,38 +386,45 @@ func (h *HTTP) encode(batch []analytics.Record) ([]byte, error) {
 		}
 		w = h.zw
 	}
-	if err := writeRecords(w, batch, h.meta.Format == "ndjson"); err != nil {
-		return nil, err
+	rejected, err := writeRecords(w, batch, h.meta.Format == "ndjson")
+	if err != nil {
+		return nil, nil, err
 	}
 	if h.meta.Gzip {
 		if err := h.zw.Close(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), rejected, nil
 }
 
 // writeRecords writes the records with iam's JSON names, as one array or
-// one object a line.
-func writeRecords(w io.Writer, batch []analytics.Record, ndjson bool) error {
+// one object a line, leaving out (and returning) those JSON cannot hold.
+func writeRecords(w io.Writer, batch []analytics.Record, ndjson bool) ([]pumps.Rejection, error) {
+	var rejected []pumps.Rejection
 	var out []byte
 	if !ndjson {
 		out = append(out, '[')
 	}
+	written := 0
 	for i := range batch {
-		if !ndjson && i > 0 {
+		start := len(out)
+		if !ndjson && written > 0 {
 			out = append(out, ',')
 		}
 		var err error
 		if out, err = analytics.AppendJSON(out, &batch[i]); err != nil {
-			return fmt.Errorf("record %d: %w", i, err)
+			out = out[:start]
+			rejected = append(rejected, pumps.Rejection{Index: i, Err: fmt.Errorf("http: encode record: %w", err)})
+			continue
 		}
+		written++
 		if ndjson {
 			out = append(out, '\n')
 		}
 		if len(out) > 256<<10 {
 			if _, err := w.Write(out); err != nil {
-				return err
+				return nil, err
 			}
 			out = out[:0]
 		}
@@ -415,15 +433,21 @@ func writeRecords(w io.Writer, batch []analytics.Record, ndjson bool) error {
 		out = append(out, ']')
 	}
 	_, err := w.Write(out)
-	return err
+	return rejected, err
 }
 
-// idempotencyKey names the batch by its records' ids: the same batch sent
-// again (a retry, or a re-read after a crash) carries the same key, so a
-// server that honours Idempotency-Key stores it once.
-func idempotencyKey(batch []analytics.Record) string {
+// idempotencyKey names the body by the ids of the records it carries (the
+// batch but the rejected ones): the same batch sent again (a retry, or a
+// re-read after a crash) carries the same key, so a server that honours
+// Idempotency-Key stores it once.
+func idempotencyKey(batch []analytics.Record, rejected []pumps.Rejection) string {
 	s := sha1.New()
+	next := 0
 	for i := range batch {
+		if next < len(rejected) && rejected[next].Index == i {
+			next++
+			continue
+		}
 		s.Write([]byte(batch[i].ID()))
 	}
 	return hex.EncodeToString(s.Sum(nil))

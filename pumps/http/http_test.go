@@ -249,7 +249,7 @@ func TestWriteSendsHeadersAndTheTokenFromTheEnvironment(t *testing.T) {
 		"Authorization":   "Bearer tok-from-env-42",
 		"X-Source":        "iam-pump",
 		"Content-Type":    "application/vnd.iam+json",
-		"Idempotency-Key": idempotencyKey(batch),
+		"Idempotency-Key": idempotencyKey(batch, nil),
 	}
 	for name, want := range checks {
 		if got := r.Header.Get(name); got != want {
@@ -556,9 +556,75 @@ func TestEmptyBatchSendsNothingAndCloseIsSafe(t *testing.T) {
 	}
 }
 
-func TestRejectedErrorIsNeverUsed(t *testing.T) {
+func TestWriteRejectsOnlyTheRecordsItCannotEncodeAndSendsTheRest(t *testing.T) {
+	year12000 := time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC) // JSON's time has four-digit years
+	tests := []struct {
+		name   string
+		format string
+		gzip   bool
+		spoil  []int // records whose ExpireAt JSON cannot hold
+	}{
+		{"json one in the middle", "json", false, []int{2}},
+		{"json first and last", "json", true, []int{0, 4}},
+		{"ndjson one in the middle", "ndjson", false, []int{2}},
+		{"ndjson first and last", "ndjson", true, []int{0, 4}},
+		{"json all", "json", false, []int{0, 1, 2, 3, 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, nil)
+			h := newSink(t, pumps.Meta{"url": s.URL, "format": tt.format, "gzip": tt.gzip})
+			batch := testutil.Records(t, 0, 5)
+			spoilt := map[int]bool{}
+			for _, i := range tt.spoil {
+				batch[i].ExpireAt = year12000
+				spoilt[i] = true
+			}
+			err := testutil.Write(t, h, batch)
+			var rej *pumps.RejectedError
+			if !errors.As(err, &rej) || pumps.IsPermanent(err) {
+				t.Fatalf("Write = %v, want a *pumps.RejectedError for records %v", err, tt.spoil)
+			}
+			var got []int
+			for _, r := range rej.Rejections {
+				got = append(got, r.Index)
+				if !errors.Is(r.Err, analytics.ErrJSONTime) {
+					t.Errorf("rejection of record %d says %v, want the encoding error", r.Index, r.Err)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.spoil) {
+				t.Fatalf("records %v rejected, want %v", got, tt.spoil)
+			}
+			var want []string
+			for i := range batch {
+				if !spoilt[i] {
+					want = append(want, testutil.RecordID(i))
+				}
+			}
+			reqs := s.requests()
+			if len(want) == 0 {
+				if len(reqs) != 0 {
+					t.Fatalf("%d requests for a batch with nothing to send", len(reqs))
+				}
+				return
+			}
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests, want 1", len(reqs))
+			}
+			var sent []string
+			for _, r := range parseBody(t, reqs[0].Body, tt.format == "ndjson") {
+				sent = append(sent, testutil.IDOf(r))
+			}
+			if fmt.Sprint(sent) != fmt.Sprint(want) {
+				t.Errorf("sent %v, want the others %v", sent, want)
+			}
+		})
+	}
+}
+
+func TestAServerRefusalRefusesTheBatchWhole(t *testing.T) {
 	// One request carries the whole batch, so the server accepts or
-	// refuses it whole: per-record rejection does not apply.
+	// refuses it whole: only what the sink cannot encode is rejected alone.
 	s := startServer(t, status(http.StatusBadRequest))
 	h := newSink(t, pumps.Meta{"url": s.URL})
 	var rej *pumps.RejectedError

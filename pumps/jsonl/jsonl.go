@@ -30,7 +30,8 @@ type Config struct {
 	FSync *bool  `yaml:"fsync"`
 }
 
-// JSONL appends records to one file as JSON lines.
+// JSONL appends records to one file as JSON lines. It follows the path
+// through log rotation (see appendfile).
 type JSONL struct {
 	cfg  Config
 	file *appendfile.File
@@ -50,18 +51,17 @@ func (j *JSONL) Configure(meta pumps.Meta) error {
 
 // Init implements pumps.Sink.
 func (j *JSONL) Init(context.Context) error {
-	f, err := appendfile.Open(j.cfg.Path, j.cfg.FSync == nil || *j.cfg.FSync)
-	if err != nil {
+	j.file = appendfile.New(appendfile.Options{Sync: j.cfg.FSync == nil || *j.cfg.FSync})
+	if err := j.file.Open(j.cfg.Path); err != nil {
 		return fmt.Errorf("jsonl: %w", err)
 	}
-	j.file = f
 	return nil
 }
 
 // Write implements pumps.Sink.
 func (j *JSONL) Write(_ context.Context, batch []analytics.Record) error {
 	var rejected []pumps.Rejection
-	err := j.file.Append(func(w *bufio.Writer) error {
+	err := j.file.Append(j.cfg.Path, func(w *bufio.Writer) error {
 		rejected = rejected[:0]
 		for i := range batch {
 			var err error
@@ -85,6 +85,19 @@ func (j *JSONL) Write(_ context.Context, batch []analytics.Record) error {
 	return nil
 }
 
+// Reopen implements pumps.Reopener: the file is closed now (or, when a
+// write holds it, after that write) and the path opened again for the next
+// batch.
+func (j *JSONL) Reopen() error {
+	if j.file == nil {
+		return nil
+	}
+	if err := j.file.Reopen(); err != nil {
+		return fmt.Errorf("jsonl: reopen: %w", err)
+	}
+	return nil
+}
+
 // Close implements pumps.Sink.
 func (j *JSONL) Close(context.Context) error {
 	if j.file == nil {
@@ -100,4 +113,7 @@ func (j *JSONL) Close(context.Context) error {
 // record as analytics.AppendJSON encodes it.
 func (j *JSONL) WritesRecordJSON() {}
 
-var _ pumps.JSONWriter = (*JSONL)(nil)
+var (
+	_ pumps.JSONWriter = (*JSONL)(nil)
+	_ pumps.Reopener   = (*JSONL)(nil)
+)

@@ -92,3 +92,26 @@ func TestARecordJSONCannotHoldIsRejectedAloneAndTheRestWritten(t *testing.T) {
 		t.Fatalf("%d lines written, want the other 2", got)
 	}
 }
+
+func TestReopenLetsGoOfARenamedFileAndTheNextBatchGoesToThePath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	j := testutil.StartSink(t, &JSONL{}, pumps.Meta{"path": path})
+	if err := j.Write(context.Background(), testutil.Records(t, 0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Write(context.Background(), testutil.Records(t, 3, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.CountLines(t, path+".1"); got != 3 {
+		t.Errorf("the renamed file has %d lines, want the first 3 and nothing after", got)
+	}
+	if got := testutil.CountLines(t, path); got != 2 {
+		t.Errorf("the file at the path has %d lines, want the 2 written after Reopen", got)
+	}
+}
