@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"encoding/json"
 	"sync"
 	"sync/atomic"
 
@@ -44,8 +43,8 @@ func (q *Requests) of(recs []analytics.Record, i int) (map[string]any, bool) {
 func (q *Requests) Parsed() int64 { return q.parsed.Load() }
 
 func parseRequest(text string) (map[string]any, bool) {
-	var m map[string]any
-	if err := json.Unmarshal([]byte(text), &m); err != nil || m == nil {
+	m, err := parseObject(text)
+	if err != nil {
 		return empty, false
 	}
 	return m, true
