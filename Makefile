@@ -43,6 +43,8 @@ test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendRow$$' -fuzztime $(FUZZTIME) ./pumps/csv
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendJSONString$$' -fuzztime $(FUZZTIME) ./analytics
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
+	$(GO) test -run '^$$' -fuzz '^FuzzParseObject$$' -fuzztime $(FUZZTIME) ./filter
+	$(GO) test -run '^$$' -fuzz '^FuzzKeep$$' -fuzztime $(FUZZTIME) ./filter
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

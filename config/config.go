@@ -78,6 +78,9 @@ type Pump struct {
 type Filters struct {
 	Usernames     []string `yaml:"usernames"`
 	SkipUsernames []string `yaml:"skip_usernames"`
+	// Expr is a boolean expression over the record's fields (package
+	// filter); a record must pass it and the username lists.
+	Expr string `yaml:"expr"`
 }
 
 // Log configures the zap logger, with iam's keys.

@@ -87,24 +87,26 @@ func TestPrecedenceIsFlagsThenEnvThenFileThenDefaults(t *testing.T) {
 
 func TestBadConfigurationsNameTheKey(t *testing.T) {
 	cases := map[string]string{
-		"unknown-top-key":    `purge-dealy: unknown key (did you mean "purge-delay"?)`,
-		"unknown-redis-key":  `redis.hots: unknown key (did you mean "host"?)`,
-		"wrong-type":         `purge-delay: want a whole number, got "soon"`,
-		"negative-delay":     `purge-delay: must be 0 or more seconds, got -1`,
-		"no-pumps":           `pumps: no pumps configured`,
-		"unknown-pump-type":  `pumps.archive.type: unknown pump type "cvs" (did you mean "csv"?)`,
-		"bad-health-address": `health-check-address: want host:port, got "localhost"`,
-		"bad-redis-port":     `redis.port: must be between 1 and 65535, got 70000`,
-		"bad-cluster-addr":   `redis.addrs[1]: want host:port, got "10.0.0.2"`,
-		"csv-without-dir":    `pumps.csv.meta.csv_dir: must name the directory for the CSV files`,
-		"csv-meta-typo":      `pumps.csv.meta.csv_dri: unknown key (did you mean "csv_dir"?)`,
-		"pump-key-typo":      `pumps.csv.filter: unknown key (did you mean "filters"?)`,
-		"bad-log-level":      `log.level: want debug, info, warn or error, got "loud"`,
-		"not-yaml":           `not valid YAML`,
-		"top-level-list":     `the top level must be a mapping of keys`,
-		"bad-duration":       `shutdown-timeout: want a duration such as 30s, or a number of seconds, got "forever"`,
-		"unknown-middleware": `server.middlewares[1]: unknown middleware "loger" (did you mean "logger"?)`,
-		"zero-batch":         `batch-size: must be between 1 and 100000, got 0`,
+		"unknown-top-key":          `purge-dealy: unknown key (did you mean "purge-delay"?)`,
+		"unknown-redis-key":        `redis.hots: unknown key (did you mean "host"?)`,
+		"wrong-type":               `purge-delay: want a whole number, got "soon"`,
+		"negative-delay":           `purge-delay: must be 0 or more seconds, got -1`,
+		"no-pumps":                 `pumps: no pumps configured`,
+		"unknown-pump-type":        `pumps.archive.type: unknown pump type "cvs" (did you mean "csv"?)`,
+		"bad-health-address":       `health-check-address: want host:port, got "localhost"`,
+		"bad-redis-port":           `redis.port: must be between 1 and 65535, got 70000`,
+		"bad-cluster-addr":         `redis.addrs[1]: want host:port, got "10.0.0.2"`,
+		"csv-without-dir":          `pumps.csv.meta.csv_dir: must name the directory for the CSV files`,
+		"csv-meta-typo":            `pumps.csv.meta.csv_dri: unknown key (did you mean "csv_dir"?)`,
+		"pump-key-typo":            `pumps.csv.filter: unknown key (did you mean "filters"?)`,
+		"bad-log-level":            `log.level: want debug, info, warn or error, got "loud"`,
+		"not-yaml":                 `not valid YAML`,
+		"top-level-list":           `the top level must be a mapping of keys`,
+		"bad-duration":             `shutdown-timeout: want a duration such as 30s, or a number of seconds, got "forever"`,
+		"unknown-middleware":       `server.middlewares[1]: unknown middleware "loger" (did you mean "logger"?)`,
+		"zero-batch":               `batch-size: must be between 1 and 100000, got 0`,
+		"filter-expr-unknown-name": `pumps.csv.filters.expr: line 1, column 21: unknown name usr; known: timestamp, username, effect, conclusion, request, policies, deciders, expireAt`,
+		"filter-expr-syntax":       `pumps.alerts.filters.expr: line 2, column 21: unexpected token Operator("==")`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(cases) {
@@ -123,6 +125,23 @@ func TestBadConfigurationsNameTheKey(t *testing.T) {
 				t.Errorf("error:\n  %v\nwant it to contain:\n  %s", err, want)
 			}
 		})
+	}
+}
+
+func TestFilterExpressionLoads(t *testing.T) {
+	cfg, err := Parse(`pumps:
+  alerts:
+    type: dummy
+    filters:
+      skip_usernames: [admin]
+      expr: effect == "deny" && request.action in ["delete", "update"]
+`)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	f := cfg.Pumps["alerts"].Filters
+	if f.Expr != `effect == "deny" && request.action in ["delete", "update"]` || len(f.SkipUsernames) != 1 {
+		t.Errorf("filters = %+v", f)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pumpd/pump/filter"
 	"github.com/pumpd/pump/internal/strict"
 	"github.com/pumpd/pump/pumps"
 )
@@ -150,6 +151,9 @@ func (p Pump) validate(name string) []error {
 				errs = append(errs, fmt.Errorf("%s.filters: %q is both kept and skipped", key, u))
 			}
 		}
+	}
+	if _, err := filter.Compile(p.Filters.Expr); err != nil {
+		errs = append(errs, fmt.Errorf("%s.filters.expr: %w", key, err))
 	}
 	info, ok := pumps.Lookup(p.Type)
 	if !ok {

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/filter"
 	"github.com/pumpd/pump/storage"
 )
 
@@ -20,6 +21,9 @@ type batch struct {
 	records []analytics.Record
 	rawIdx  []int  // raws index of each record
 	json    []byte // holds the records' shared JSON, reused once b is trimmed
+	// requests are the records' parsed requests, for the filter
+	// expressions of every pump.
+	requests filter.Requests
 
 	mu         sync.Mutex
 	dead       [][]byte

@@ -40,6 +40,8 @@ var (
 		"Records a pump accepted.", []string{"pump"}, nil)
 	descFiltered = prometheus.NewDesc("pump_records_filtered_total",
 		"Records a pump's filters left out.", []string{"pump"}, nil)
+	descFilterProblems = prometheus.NewDesc("pump_filter_problems_total",
+		"Records on which a pump's filters.expr failed (the record is left out) or whose request was not a JSON object (the expression saw an empty request).", []string{"pump"}, nil)
 	descParked = prometheus.NewDesc("pump_records_parked_total",
 		"Records parked for a pump that kept failing.", []string{"pump"}, nil)
 	descDead = prometheus.NewDesc("pump_records_dead_lettered_total",
@@ -63,7 +65,7 @@ var (
 // Describe implements prometheus.Collector.
 func (p *Pump) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRead, descUndecodable, descUntrimmed, descWritten, descFiltered,
-		descParked, descDead, descReplayed, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descRedisUp} {
+		descFilterProblems, descParked, descDead, descReplayed, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descRedisUp} {
 		ch <- d
 	}
 	p.metrics.writeDuration.Describe(ch)
@@ -87,6 +89,7 @@ func (p *Pump) Collect(ch chan<- prometheus.Metric) {
 	for _, out := range outputs {
 		counter(descWritten, out.Stats.Written.Load(), out.Name)
 		counter(descFiltered, out.Stats.Filtered.Load(), out.Name)
+		counter(descFilterProblems, out.match.Problems(), out.Name)
 		counter(descParked, out.Stats.Parked.Load(), out.Name)
 		counter(descDead, out.Stats.Dead.Load(), out.Name)
 		counter(descReplayed, out.Stats.Replayed.Load(), out.Name)

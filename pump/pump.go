@@ -13,6 +13,7 @@ import (
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/config"
+	"github.com/pumpd/pump/filter"
 	"github.com/pumpd/pump/pumps"
 	"github.com/pumpd/pump/storage"
 )
@@ -24,6 +25,7 @@ type Output struct {
 	Config config.Pump
 
 	usernames, skip map[string]struct{}
+	match           *filter.Matcher // filters.expr; nil keeps every record
 	omit            bool
 	// parking is set after this pump's share of a batch was parked: later
 	// batches get one attempt instead of the whole retry budget, so an
@@ -96,6 +98,9 @@ func (p *Pump) Update(cfg config.Config, outputs []*Output) {
 	for _, out := range outputs {
 		out.usernames = set(out.Config.Filters.Usernames)
 		out.skip = set(out.Config.Filters.SkipUsernames)
+		if out.match.String() != out.Config.Filters.Expr { // a kept pump keeps its counts
+			out.match = filter.MustCompile(out.Config.Filters.Expr) // config.Validate compiled it already
+		}
 		out.omit = cfg.OmitDetailedRecording || out.Config.OmitDetailedRecording
 		// A pump that omits details writes other bytes and encodes its own.
 		if _, ok := out.Sink.(pumps.JSONWriter); ok && !out.omit {
@@ -378,6 +383,9 @@ func (out *Output) view(b *batch) ([]analytics.Record, []int) {
 			}
 		}
 		if _, drop := out.skip[r.Username]; drop {
+			continue
+		}
+		if !out.match.Keep(b.records, i, &b.requests) {
 			continue
 		}
 		if out.omit {

@@ -51,6 +51,13 @@ func TestEachPumpGetsItsOwnFilteredView(t *testing.T) {
 		{"skip some users", config.Filters{SkipUsernames: []string{"a"}}, false, []string{"b", "c"}},
 		{"both", config.Filters{Usernames: []string{"a", "b"}, SkipUsernames: []string{"b"}}, false, []string{"a", "a"}},
 		{"omit details", config.Filters{}, true, []string{"a", "b", "c", "a"}},
+		// MakeRecord denies records 0 and 3; record i's request names user-i.
+		{"expression", config.Filters{Expr: `effect == "deny"`}, false, []string{"a", "a"}},
+		{"expression and usernames", config.Filters{Usernames: []string{"a", "b"}, Expr: `effect != "deny"`}, false, []string{"b"}},
+		{"expression and skip", config.Filters{SkipUsernames: []string{"b"}, Expr: `request.subject != "users:user-0"`}, false, []string{"c", "a"}},
+		{"expression on the request", config.Filters{Expr: `request.subject == "users:user-1"`}, false, []string{"b"}},
+		// The expression sees the record as read, before details are omitted.
+		{"expression and omit details", config.Filters{Expr: `policies != ""`}, true, []string{"a", "b", "c", "a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := testBatch(t, "a", "b", "c", "a")
@@ -81,6 +88,60 @@ func TestEachPumpGetsItsOwnFilteredView(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Two pumps filtering on the request parse it once per record between
+// them; a pump whose expression does not read it parses nothing.
+func TestPumpsShareTheParsedRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		exprs []string
+		want  int64
+	}{
+		{"two on the request", []string{`request.action == "delete"`, `request.subject endsWith "-2"`}, 4},
+		{"none on the request", []string{`effect == "deny"`, ``}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := testBatch(t, "a", "b", "c", "a")
+			var outs []*Output
+			for i, e := range tc.exprs {
+				pc := config.PumpDefaults()
+				pc.Filters.Expr = e
+				outs = append(outs, &Output{Name: fmt.Sprint("p", i), Config: pc})
+			}
+			New(Options{Config: config.Default(), Outputs: outs})
+			for _, out := range outs {
+				out.view(b)
+			}
+			if n := b.requests.Parsed(); n != tc.want {
+				t.Errorf("parsed %d requests, want %d", n, tc.want)
+			}
+		})
+	}
+}
+
+// A reload that keeps a pump's expression keeps its matcher and counts;
+// a changed expression is compiled anew.
+func TestUpdateCompilesOnlyAChangedExpression(t *testing.T) {
+	pc := config.PumpDefaults()
+	pc.Filters.Expr = `effect == "deny"`
+	out := &Output{Name: "x", Config: pc}
+	p := New(Options{Config: config.Default(), Outputs: []*Output{out}})
+	first := out.match
+	p.Update(config.Default(), []*Output{out})
+	if out.match != first {
+		t.Error("an unchanged expression was compiled again")
+	}
+	out.Config.Filters.Expr = `effect == "allow"`
+	p.Update(config.Default(), []*Output{out})
+	if out.match == first || out.match.String() != `effect == "allow"` {
+		t.Errorf("matcher %q after the expression changed", out.match)
+	}
+	out.Config.Filters.Expr = ""
+	p.Update(config.Default(), []*Output{out})
+	if out.match != nil {
+		t.Errorf("matcher %q after the expression was removed", out.match)
 	}
 }
 

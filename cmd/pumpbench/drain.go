@@ -56,6 +56,9 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 		"log: {level: warn, output-paths: stderr}\npumps:\n", healthPort, port, extra)
 	for i, name := range names {
 		cfg += fmt.Sprintf("  %s:\n    type: %s\n    meta: %s\n", name, typ, metas[i])
+		if t.filterExpr != "" {
+			cfg += fmt.Sprintf("    filters: {expr: %q}\n", t.filterExpr)
+		}
 	}
 	path := filepath.Join(e.work, "bench-"+b.name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

@@ -38,7 +38,9 @@ type target struct {
 	count   func(metrics string) (int, error)
 	checked string    // what count counts, for the table
 	stdout  io.Writer // the pump's standard output, for the stdout sink
-	close   func()
+	// filterExpr, when set, is the pumps' filters.expr.
+	filterExpr string
+	close      func()
 }
 
 // skipError marks a sink that cannot be benchmarked on this machine.
