@@ -49,6 +49,8 @@ bind-address = "127.0.0.1:%d"
   dir = %q
   wal-dir = %q
   query-log-enabled = false
+[coordinator]
+  write-timeout = "10m"
 [monitor]
   store-enabled = false
 [http]
