@@ -68,7 +68,17 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 	cmd.Stderr = os.Stderr
 	cmd.Stdout = t.stdout // nil: /dev/null
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	var syncs *syscallCounter
+	if b.syncs {
+		var err error
+		if syncs, res.syncsWhy, err = startCounted(cmd.Start, "fdatasync"); err != nil {
+			return res, err
+		}
+		if syncs != nil {
+			defer syncs.close()
+			res.syncsCounted = true
+		}
+	} else if err := cmd.Start(); err != nil {
 		return res, err
 	}
 	defer onExit(func() { _ = cmd.Process.Kill() })()
@@ -122,6 +132,11 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 				return res, fmt.Errorf("pump exit: %w", err)
 			}
 			stopped = true
+			// The pump's own CPU, all its threads, over its whole life:
+			// start, drain, and stop.
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			}
 		case <-deadline:
 			stop()
 			return res, errors.New("the pump did not stop within a minute of SIGTERM")
@@ -129,6 +144,15 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 			res.rssKB = peakRSS(cmd.Process.Pid, res.rssKB)
 		}
 	}
+
+	if syncs != nil {
+		n, err := syncs.count()
+		if err != nil {
+			return res, err
+		}
+		res.fdatasyncs = n
+	}
+	res.batches = metricSum(metrics, "pump_batch_size_records_count", "")
 
 	// The pump's own account: every record written once to each pump, none
 	// dead-lettered or parked.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,12 +49,15 @@ bind-address = "127.0.0.1:%d"
   dir = %q
   wal-dir = %q
   query-log-enabled = false
+[coordinator]
+  write-timeout = "10m"
 [monitor]
   store-enabled = false
 [http]
   bind-address = %q
   log-enabled = false
   pprof-enabled = false
+  max-body-size = 0
 `, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpAddr)
 	confPath := filepath.Join(dir, "influxdb.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
@@ -107,7 +111,7 @@ bind-address = "127.0.0.1:%d"
 		return nil, err
 	}
 	return &target{
-		meta:   fmt.Sprintf("{address: %q, database_name: pumpbench, tags: [username, effect]}", base),
+		meta:   influxMeta(base),
 		server: "influxd" + version + " (Debian's InfluxDB 1.x), own process",
 		// A point is keyed by series and time: the sink gives each record
 		// a distinct time, so the points are the records.
@@ -124,8 +128,71 @@ bind-address = "127.0.0.1:%d"
 			err = json.Unmarshal(v[1], &n)
 			return n, err
 		},
+		limit: func(n int) (*limit, error) { return influxLimit(base, n) },
 		close: stop,
 	}, nil
+}
+
+func influxMeta(address string) string {
+	return fmt.Sprintf("{address: %q, database_name: pumpbench, tags: [username, effect]}", address)
+}
+
+// influxLimit makes the influx sink write the n records to a capturing
+// server in this process, and times one POST of all that line protocol
+// (with the sink's query parameters) to influxd, into a second database
+// of the same server.
+func influxLimit(base string, n int) (*limit, error) {
+	var got requestLog
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ping", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Influxdb-Version", "1.6.7")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /write", func(w http.ResponseWriter, r *http.Request) {
+		if err := got.keep(r); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	addr, stop, err := serveHTTP(mux)
+	if err != nil {
+		return nil, err
+	}
+	err = sinkWrites("influx", influxMeta("http://"+addr), n)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	q, err := url.ParseQuery(got.query)
+	if err != nil {
+		return nil, err
+	}
+	q.Set("db", "pumpbench_limit")
+	if _, err := influxQuery(base, "", "CREATE DATABASE pumpbench_limit"); err != nil {
+		return nil, err
+	}
+	body := bytes.Join(got.bodies, nil)
+	start := time.Now()
+	resp, err := http.Post(base+"/write?"+q.Encode(), "text/plain", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusNoContent {
+		return nil, fmt.Errorf("influxd /write: %s: %.300s", resp.Status, answer)
+	}
+	v, err := influxQuery(base, "pumpbench_limit", `SELECT count("timestamp") FROM "analytics"`)
+	var points int
+	if err == nil && len(v) >= 2 {
+		err = json.Unmarshal(v[1], &points)
+	}
+	if err != nil || points != n {
+		return nil, fmt.Errorf("the limit's database holds %d points, want %d (%v)", points, n, err)
+	}
+	return &limit{records: n, took: took, how: fmt.Sprintf("one POST /write of the %s lines (%.0f MB) the sink makes of the same records, into a second database", thousands(n), float64(len(body))/1e6)}, nil
 }
 
 // influxQuery runs one InfluxQL statement and returns the first row of its

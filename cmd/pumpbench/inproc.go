@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // setupHTTP answers the http sink's POSTs with 204 after reading the body
@@ -141,94 +142,168 @@ func readFrames(c net.Conn, messages *atomic.Int64) error {
 // order. It is a test server, not Elasticsearch: it stores nothing but
 // each document's _id, so it is far faster than a real cluster.
 func setupElasticsearch(*env, int) (*target, error) {
-	var (
-		mu      sync.Mutex
-		ids     = map[string]struct{}{}
-		actions int
-		bad     error
-	)
-	fail := func(w http.ResponseWriter, format string, args ...any) {
-		err := fmt.Errorf(format, args...)
-		mu.Lock()
-		if bad == nil {
-			bad = err
-		}
-		mu.Unlock()
-		http.Error(w, err.Error(), http.StatusBadRequest)
-	}
-	created := []byte(`{"index":{"status":201}}`)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Elastic-Product", "Elasticsearch")
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.Method == http.MethodGet && r.URL.Path == "/":
-			_, _ = io.WriteString(w, `{"name":"pumpbench","cluster_name":"pumpbench","version":{"number":"8.19.0","build_flavor":"default"},"tagline":"You Know, for Search"}`)
-		case r.Method == http.MethodPost && r.URL.Path == "/_bulk":
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				fail(w, "read _bulk body: %v", err)
-				return
-			}
-			if len(body) == 0 || body[len(body)-1] != '\n' {
-				fail(w, "_bulk body does not end with a newline")
-				return
-			}
-			lines := bytes.Split(body[:len(body)-1], []byte{'\n'})
-			if len(lines)%2 != 0 {
-				fail(w, "_bulk body of %d lines: want action and document pairs", len(lines))
-				return
-			}
-			batch := make([]string, 0, len(lines)/2)
-			for i := 0; i < len(lines); i += 2 {
-				id, ok := actionID(lines[i])
-				if !ok || len(lines[i+1]) == 0 || lines[i+1][0] != '{' {
-					fail(w, "_bulk action %q without an index _id or a document", lines[i])
-					return
-				}
-				batch = append(batch, id)
-			}
-			mu.Lock()
-			for _, id := range batch {
-				ids[id] = struct{}{}
-			}
-			actions += len(batch)
-			mu.Unlock()
-			out := make([]byte, 0, 32+len(batch)*(len(created)+1))
-			out = append(out, `{"took":1,"errors":false,"items":[`...)
-			for i := range batch {
-				if i > 0 {
-					out = append(out, ',')
-				}
-				out = append(out, created...)
-			}
-			out = append(out, "]}"...)
-			_, _ = w.Write(out)
-		default:
-			fail(w, "unexpected request %s %s", r.Method, r.URL)
-		}
-	})
-	addr, stop, err := serveHTTP(h)
+	srv := &bulkServer{}
+	addr, stop, err := serveHTTP(srv)
 	if err != nil {
 		return nil, err
 	}
 	return &target{
-		meta:    fmt.Sprintf("{elasticsearch_url: %q, index_name: iam_analytics}", "http://"+addr),
+		meta:    esMeta("http://" + addr),
 		server:  "**test server** in pumpbench answering _bulk (stores only ids; not Elasticsearch)",
 		inProc:  true,
 		checked: "distinct document _ids indexed",
-		count: func(string) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if bad != nil {
-				return 0, bad
-			}
-			if actions != len(ids) {
-				return 0, fmt.Errorf("%d index actions for %d distinct _ids: documents were sent twice", actions, len(ids))
-			}
-			return len(ids), nil
-		},
-		close: stop,
+		count:   func(string) (int, error) { return srv.count() },
+		limit:   func(n int) (*limit, error) { return elasticsearchLimit(srv, addr, n) },
+		close:   stop,
 	}, nil
+}
+
+func esMeta(url string) string {
+	return fmt.Sprintf("{elasticsearch_url: %q, index_name: iam_analytics}", url)
+}
+
+// bulkServer is the _bulk test server. With capture set it also keeps the
+// bodies it was sent.
+type bulkServer struct {
+	mu      sync.Mutex
+	ids     map[string]struct{}
+	actions int
+	bad     error
+	capture *requestLog
+}
+
+var created = []byte(`{"index":{"status":201}}`)
+
+func (s *bulkServer) fail(w http.ResponseWriter, format string, args ...any) {
+	err := fmt.Errorf(format, args...)
+	s.mu.Lock()
+	if s.bad == nil {
+		s.bad = err
+	}
+	s.mu.Unlock()
+	http.Error(w, err.Error(), http.StatusBadRequest)
+}
+
+func (s *bulkServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Elastic-Product", "Elasticsearch")
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/":
+		_, _ = io.WriteString(w, `{"name":"pumpbench","cluster_name":"pumpbench","version":{"number":"8.19.0","build_flavor":"default"},"tagline":"You Know, for Search"}`)
+	case r.Method == http.MethodPost && r.URL.Path == "/_bulk":
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			s.fail(w, "read _bulk body: %v", err)
+			return
+		}
+		if len(body) == 0 || body[len(body)-1] != '\n' {
+			s.fail(w, "_bulk body does not end with a newline")
+			return
+		}
+		lines := bytes.Split(body[:len(body)-1], []byte{'\n'})
+		if len(lines)%2 != 0 {
+			s.fail(w, "_bulk body of %d lines: want action and document pairs", len(lines))
+			return
+		}
+		batch := make([]string, 0, len(lines)/2)
+		for i := 0; i < len(lines); i += 2 {
+			id, ok := actionID(lines[i])
+			if !ok || len(lines[i+1]) == 0 || lines[i+1][0] != '{' {
+				s.fail(w, "_bulk action %q without an index _id or a document", lines[i])
+				return
+			}
+			batch = append(batch, id)
+		}
+		s.mu.Lock()
+		if s.ids == nil {
+			s.ids = map[string]struct{}{}
+		}
+		for _, id := range batch {
+			s.ids[id] = struct{}{}
+		}
+		s.actions += len(batch)
+		if s.capture != nil {
+			s.capture.bodies = append(s.capture.bodies, body)
+		}
+		s.mu.Unlock()
+		out := make([]byte, 0, 32+len(batch)*(len(created)+1))
+		out = append(out, `{"took":1,"errors":false,"items":[`...)
+		for i := range batch {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, created...)
+		}
+		out = append(out, "]}"...)
+		_, _ = w.Write(out)
+	default:
+		s.fail(w, "unexpected request %s %s", r.Method, r.URL)
+	}
+}
+
+// count is the distinct _ids indexed; an _id sent twice is an error.
+func (s *bulkServer) count() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bad != nil {
+		return 0, s.bad
+	}
+	if s.actions != len(s.ids) {
+		return 0, fmt.Errorf("%d index actions for %d distinct _ids: documents were sent twice", s.actions, len(s.ids))
+	}
+	return len(s.ids), nil
+}
+
+func (s *bulkServer) reset() {
+	s.mu.Lock()
+	s.ids, s.actions, s.bad = nil, 0, nil
+	s.mu.Unlock()
+}
+
+// elasticsearchLimit makes the elasticsearch sink send the n records to a
+// capturing test server, empties the line's server, and times posting the
+// same documents to it back to back from one client, in _bulk requests
+// of up to 10 MiB (the sink's bodies joined).
+func elasticsearchLimit(srv *bulkServer, addr string, n int) (*limit, error) {
+	capture := &bulkServer{capture: &requestLog{}}
+	caddr, stop, err := serveHTTP(capture)
+	if err != nil {
+		return nil, err
+	}
+	err = sinkWrites("elasticsearch", esMeta("http://"+caddr), n)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	var requests [][]byte
+	var cur []byte
+	for _, b := range capture.capture.bodies {
+		if len(cur) > 0 && len(cur)+len(b) > 10<<20 {
+			requests = append(requests, cur)
+			cur = nil
+		}
+		cur = append(cur, b...)
+	}
+	requests = append(requests, cur)
+	srv.reset()
+	client := &http.Client{}
+	start := time.Now()
+	for _, body := range requests {
+		resp, err := client.Post("http://"+addr+"/_bulk", "application/x-ndjson", bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("_bulk: %s", resp.Status)
+		}
+	}
+	took := time.Since(start)
+	if got, err := srv.count(); err != nil || got != n {
+		return nil, fmt.Errorf("the server indexed %d documents, want %d (%v)", got, n, err)
+	}
+	return &limit{records: n, took: took, how: fmt.Sprintf("the documents the sink sends for the same records, in %d _bulk requests of up to 10 MiB, one after the other, to the emptied test server", len(requests))}, nil
 }
 
 // actionID returns the _id of an {"index":{...,"_id":"..."}} action line.

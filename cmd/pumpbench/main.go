@@ -40,12 +40,64 @@ type result struct {
 	records int
 	took    time.Duration
 	rssKB   int64
-	server  string // where the records went
-	inProc  bool   // that server shares pumpbench's process (and CPU)
-	slow    bool   // drained -slow-records records
-	check   string // what was checked at the end
-	skipped string // why the line was not measured
-	err     error  // why the measurement is no result
+	server  string        // where the records went
+	inProc  bool          // that server shares pumpbench's process (and CPU)
+	slow    bool          // drained -slow-records records
+	check   string        // what was checked at the end
+	skipped string        // why the line was not measured
+	err     error         // why the measurement is no result
+	cpu     time.Duration // the pump process's user+system CPU, 0: not known
+	// fdatasyncs is how many fdatasync calls the pump made, for the lines
+	// that count them; syncsWhy says why they could not be counted.
+	fdatasyncs   int64
+	syncsCounted bool
+	syncsWhy     string
+	batches      float64 // batches the pump read (pump_batch_size_records_count)
+	// limit is the receiving server's own rate for the same records, for
+	// the database lines; limitErr says why it was not measured.
+	limit    *limit
+	limitErr error
+}
+
+// A limit is what the receiving server takes at best: the same records
+// loaded with its bulk interface, measured in the same run.
+type limit struct {
+	records int
+	took    time.Duration
+	how     string // what was loaded, and how
+}
+
+func (l *limit) rate() float64 { return float64(l.records) / l.took.Seconds() }
+
+// limitRatio is the line's records/s over its server's limit.
+func (r result) limitRatio() string {
+	if r.limit == nil || !r.measured() {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", r.rate()/r.limit.rate())
+}
+
+func (r result) limitRate() string {
+	if r.limit == nil {
+		return "-"
+	}
+	return strconv.Itoa(int(r.limit.rate()))
+}
+
+// cpuPerMillion is the pump's CPU-seconds per million records.
+func (r result) cpuPerMillion() string {
+	if r.cpu <= 0 || r.records == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", r.cpu.Seconds()*1e6/float64(r.records))
+}
+
+// syncsPerBatch is the pump's fdatasync calls per batch it read.
+func (r result) syncsPerBatch() string {
+	if !r.syncsCounted || r.batches == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(r.fdatasyncs)/r.batches)
 }
 
 func (r result) rate() float64 {
@@ -189,6 +241,10 @@ func drainInto(e *env, port int, client *redis.Client, b benchSink, n, slowN int
 	got, err := pumpDrain(e, port, b, t, client, n)
 	got.slow = slow
 	got.err = err
+	if err == nil && t.limit != nil {
+		fmt.Fprintf(os.Stderr, "%s: measuring the server's limit with the same %d records\n", b.name, n)
+		got.limit, got.limitErr = t.limit(n)
+	}
 	return got
 }
 
@@ -231,6 +287,15 @@ func report(r, ceiling result) {
 		fmt.Printf("%-44s %9s records %9d records/s  %5.2fx ceiling  peak RSS %-10s %s\n",
 			r.name, thousands(r.records), int(r.rate()), r.rate()/ceiling.rate(), rss(r.rssKB), r.check)
 	}
+	if r.cpu > 0 {
+		fmt.Printf("%-44s CPU %s s per million records, fdatasyncs per batch %s\n", "", r.cpuPerMillion(), r.syncsPerBatch())
+	}
+	switch {
+	case r.limit != nil:
+		fmt.Printf("%-44s server's limit %d records/s (%s): %sx of it\n", "", int(r.limit.rate()), r.limit.how, r.limitRatio())
+	case r.limitErr != nil:
+		fmt.Printf("%-44s server's limit not measured: %v\n", "", r.limitErr)
+	}
 	if r.server != "" && r.server != "-" {
 		where := r.server
 		if r.inProc {
@@ -268,9 +333,10 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 	fmt.Fprintf(&b, "Machine: %s, %d cores, %s; %s; %s; %s. Distinct iam records of ~%d bytes, one redis-server on loopback.\n\n",
 		cpuModel(), runtime.NumCPU(), memTotal(), redisVersion(), runtime.Version(), load, len(encoded(0)))
 	b.WriteString("Absolute rates vary 2-3x between machines and runs; the ratio to the ceiling, measured in the same run, is the figure to compare.\n\n")
-	b.WriteString("| drain | records | records/s | ratio to the ceiling | pump's peak RSS | where the records went | checked at the end |\n")
-	b.WriteString("|---|---|---|---|---|---|---|\n")
+	b.WriteString("| drain | records | records/s | ratio to the ceiling | pump's CPU-s per million records | fdatasyncs per batch | its server's limit, records/s | ratio to that limit | pump's peak RSS | where the records went | checked at the end |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	anyInProc, anySlow := false, false
+	var limits []string
 	for _, r := range results {
 		server := r.server
 		if r.inProc {
@@ -282,17 +348,24 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 			records += " ‡"
 			anySlow = true
 		}
+		limitRate := r.limitRate()
+		switch {
+		case r.limit != nil:
+			limits = append(limits, fmt.Sprintf("%s: %s", r.name, r.limit.how))
+		case r.limitErr != nil:
+			limitRate = "not measured: " + mdEscape(r.limitErr.Error())
+		}
 		switch {
 		case r.skipped != "":
-			fmt.Fprintf(&b, "| %s | - | - | - | - | skipped: %s | |\n", r.name, mdEscape(r.skipped))
+			fmt.Fprintf(&b, "| %s | - | - | - | - | - | - | - | - | skipped: %s | |\n", r.name, mdEscape(r.skipped))
 		case !r.measured() && r.took == 0:
-			fmt.Fprintf(&b, "| %s | %s | - | - | - | %s | **FAILED**: %s |\n", r.name, records, server, mdEscape(r.err.Error()))
+			fmt.Fprintf(&b, "| %s | %s | - | - | - | - | - | - | - | %s | **FAILED**: %s |\n", r.name, records, server, mdEscape(r.err.Error()))
 		case r.err != nil:
-			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %s | %s | **FAILED**: %s |\n", r.name, records, int(r.rate()),
-				r.rate()/ceiling.rate(), rss(r.rssKB), server, mdEscape(r.err.Error()))
+			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %s | %s | - | - | %s | %s | **FAILED**: %s |\n", r.name, records, int(r.rate()),
+				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.syncsPerBatch(), rss(r.rssKB), server, mdEscape(r.err.Error()))
 		default:
-			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %s | %s | %s |\n", r.name, records, int(r.rate()),
-				r.rate()/ceiling.rate(), rss(r.rssKB), server, r.check)
+			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", r.name, records, int(r.rate()),
+				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.syncsPerBatch(), limitRate, r.limitRatio(), rss(r.rssKB), server, r.check)
 		}
 	}
 	b.WriteString("\n")
@@ -304,6 +377,24 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 	if anySlow {
 		fmt.Fprintf(&b, "‡ A slow sink: it drains %s records (-slow-records) instead of %s. Its ratio stays comparable: "+
 			"it is records/s over the ceiling's records/s.\n\n", thousands(slowN), thousands(n))
+	}
+	b.WriteString("The pump's CPU is its process's user and system time (getrusage of the exited process: all its threads, " +
+		"from start to the stop after the drain), over the records drained. fdatasyncs per batch counts the pump's fdatasync calls " +
+		"(a kernel tracepoint counter, which does not slow the pump) over the batches it read (pump_batch_size_records_count); " +
+		"a fan-out writes each batch to each of its files.\n\n")
+	for _, r := range results {
+		if r.syncsWhy != "" {
+			fmt.Fprintf(&b, "fdatasyncs not counted on this machine: %s.\n\n", mdEscape(r.syncsWhy))
+			break
+		}
+	}
+	if len(limits) > 0 {
+		b.WriteString("A database line's limit is its server loading the same records, in the same run, right after the line, " +
+			"with its own bulk interface from one client in pumpbench:\n\n")
+		for _, l := range limits {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("records/s runs from the pump's start (start-up and the sink's connection included) until the list is empty, " +
 		"that is until every batch was written and trimmed. Peak RSS is the pump process's own high-water mark (VmHWM), not the servers'.\n")

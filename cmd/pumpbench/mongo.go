@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -121,6 +122,56 @@ func setupMongo(e *env, _ int) (*target, error) {
 			n, err := c.Database("pumpbench").Collection("iam_analytics").CountDocuments(ctx, bson.D{})
 			return int(n), err
 		},
+		limit: func(n int) (*limit, error) { return mongoLimit(url, n) },
 		close: stop,
 	}, nil
+}
+
+// mongoLimit reads the documents the pump wrote back, deletes them, and
+// times one unordered InsertMany of them into the same collection (the
+// driver splits it into messages of its maximum size).
+func mongoLimit(url string, n int) (*limit, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	c, err := mongo.Connect(ctx, options.Client().ApplyURI(url))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = c.Disconnect(context.Background()) }()
+	coll := c.Database("pumpbench").Collection("iam_analytics")
+	cur, err := coll.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	docs := make([]any, 0, n)
+	for cur.Next(ctx) {
+		docs = append(docs, bson.Raw(slices.Clone(cur.Current)))
+	}
+	if err := cur.Err(); err != nil {
+		return nil, err
+	}
+	_ = cur.Close(ctx)
+	if len(docs) != n {
+		return nil, fmt.Errorf("read back %d documents, want %d", len(docs), n)
+	}
+	// Dropped rather than emptied: FerretDB on SQLite cannot delete that
+	// many documents in one command. The sink's only index (a TTL index on
+	// expireAt) is made again, where the server can.
+	if err := coll.Drop(ctx); err != nil {
+		return nil, err
+	}
+	_, _ = coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "expireAt", Value: 1}},
+		Options: options.Index().SetExpireAfterSeconds(0),
+	})
+	start := time.Now()
+	res, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	took := time.Since(start)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.InsertedIDs) != n {
+		return nil, fmt.Errorf("inserted %d documents, want %d", len(res.InsertedIDs), n)
+	}
+	return &limit{records: n, took: took, how: fmt.Sprintf("one unordered InsertMany of the collection's own %s documents (read back; the collection dropped and made again) into it", thousands(n))}, nil
 }

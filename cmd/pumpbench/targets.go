@@ -20,7 +20,9 @@ type benchSink struct {
 	// typ is the sink type when name is not one (a fan-out line).
 	typ string
 	// slow sinks drain -slow-records records instead of -records.
-	slow  bool
+	slow bool
+	// syncs: the line counts the pump's fdatasync calls (the file sinks).
+	syncs bool
 	setup func(e *env, n int) (*target, error)
 }
 
@@ -36,8 +38,12 @@ type target struct {
 	// pump's /metrics scraped just before it was stopped. nil: only the
 	// pump's own counter checks the drain.
 	count   func(metrics string) (int, error)
-	checked string    // what count counts, for the table
-	stdout  io.Writer // the pump's standard output, for the stdout sink
+	checked string // what count counts, for the table
+	// limit, for the database lines, loads the same n records into the
+	// same server with its bulk interface after the pump's drain was
+	// checked, and says how long that took.
+	limit  func(n int) (*limit, error)
+	stdout io.Writer // the pump's standard output, for the stdout sink
 	// filterExpr, when set, is the pumps' filters.expr.
 	filterExpr string
 	close      func()
@@ -54,8 +60,8 @@ func skip(format string, args ...any) error { return skipError{fmt.Sprintf(forma
 // that ships in pumps/ (except the test-only faulty sink).
 var sinks = []benchSink{
 	{name: "dummy", setup: setupDummy},
-	{name: "jsonl", setup: setupJSONL},
-	{name: "csv", setup: setupCSV},
+	{name: "jsonl", syncs: true, setup: setupJSONL},
+	{name: "csv", syncs: true, setup: setupCSV},
 	{name: "stdout", setup: setupStdout},
 	{name: "prometheus", setup: setupPrometheus},
 	{name: "http", setup: setupHTTP},
@@ -68,7 +74,7 @@ var sinks = []benchSink{
 	// Fan-outs last: jsonl-x3 writes three times the data, whose writeback
 	// would slow the file sinks measured after it.
 	{name: "syslog-x3", typ: "syslog", setup: fanOut(3, setupSyslog)},
-	{name: "jsonl-x3", typ: "jsonl", setup: setupJSONLFanOut},
+	{name: "jsonl-x3", typ: "jsonl", syncs: true, setup: setupJSONLFanOut},
 }
 
 // selectSinks resolves the -sinks flag: "all" or a comma-separated list.
