@@ -154,10 +154,15 @@ pumps:
 		t.Fatal(err)
 	}
 	cfg.Pumps["m"] = Pump{Type: "dummy", Meta: map[string]any{"mongo_url": "mongodb://u:pw123@db:27017/x", "api_key": "k", "plain": "ok",
-		"dsn": "host=db user=u password=pgsecret dbname=x", "token-env": "ADMIN_TOKEN"}}
+		"dsn": "host=db user=u password=pgsecret dbname=x", "token-env": "ADMIN_TOKEN",
+		// What key names alone missed: header values, query values and
+		// the passwords after the first of a URL list.
+		"headers":           map[string]any{"Authorization": "Bearer hdrtoken", "X-Api-Key": "hdrkey"},
+		"url":               "https://collector.example.com/in?token=qtoken&apikey=qkey&sig=qsig",
+		"elasticsearch_url": "http://a:first@es1:9200,http://b:second@es2:9200"}}
 	m := cfg.RedactedMap()
 	text := strings.Join(flatten(m), " ")
-	for _, secret := range []string{"hunter2", "pw123", "api_key=k ", "pgsecret"} {
+	for _, secret := range []string{"hunter2", "pw123", "api_key=k ", "pgsecret", "hdrtoken", "hdrkey", "qtoken", "qkey", "qsig", "first", "second"} {
 		if strings.Contains(text+" ", secret) {
 			t.Errorf("redacted config still shows %q: %s", secret, text)
 		}
