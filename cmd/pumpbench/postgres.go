@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pumpd/pump/internal/redact"
 )
 
 // setupPostgres creates a fresh database on the PostgreSQL server named by
@@ -18,13 +20,13 @@ import (
 func setupPostgres(e *env, _ int) (*target, error) {
 	base, err := url.Parse(e.postgres)
 	if err != nil || base.Host == "" {
-		return nil, fmt.Errorf("-postgres: want a postgres:// URL, got %q", redactURL(e.postgres))
+		return nil, fmt.Errorf("-postgres: want a postgres:// URL, got %q", redact.Text(e.postgres))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, e.postgres)
 	if err != nil {
-		return nil, skip("no PostgreSQL at -postgres (%s): %v", redactURL(e.postgres), err)
+		return nil, skip("no PostgreSQL at -postgres (%s): %v", redact.Text(e.postgres), err)
 	}
 	defer admin.Close(context.Background())
 	b := make([]byte, 6)
@@ -73,14 +75,3 @@ func setupPostgres(e *env, _ int) (*target, error) {
 	}, nil
 }
 
-// redactURL hides a password in a connection URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}

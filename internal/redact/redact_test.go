@@ -17,6 +17,8 @@ func TestTextMasksEverySecretByItsShape(t *testing.T) {
 		{"http://localhost:9200", "http://localhost:9200"},
 		{"mongodb://iam:secret@h1:1,h2:2/iam", "mongodb://iam:" + Mask + "@h1:1,h2:2/iam"},
 		{"mongodb+srv://iam:p%40ss@cluster0.example.com/iam", "mongodb+srv://iam:" + Mask + "@cluster0.example.com/iam"},
+		{"mongodb://h/?tlsCertificateKeyFilePassword=pw&w=1", "mongodb://h/?tlsCertificateKeyFilePassword=" + Mask + "&w=" + Mask},
+		{"mongodb://h/?authMechanismProperties=AWS_SESSION_TOKEN:tok", "mongodb://h/?authMechanismProperties=" + Mask},
 		// A user-info without a password may be a token.
 		{"https://ghp_0123456789@github.com/x", "https://" + Mask + "@github.com/x"},
 		// Every password of a comma-separated list, not only the first.

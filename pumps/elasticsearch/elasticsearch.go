@@ -22,6 +22,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/redact"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -106,7 +107,7 @@ type Elasticsearch struct {
 	username  string
 	password  string
 	apiKey    string
-	secrets   []string // never to appear in an error
+	secrets   redact.Secrets // never to appear in an error
 
 	client    *es.Client
 	transport esapi.Transport
@@ -127,7 +128,7 @@ func (e *Elasticsearch) Configure(meta pumps.Meta) error {
 		raw = strings.TrimSpace(raw)
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("meta.elasticsearch_url: want http(s)://host:port, comma-separated, got %q", redactURL(raw))
+			return fmt.Errorf("meta.elasticsearch_url: want http(s)://host:port, comma-separated, got %q", redact.Text(raw))
 		}
 		if u.User != nil {
 			// Credentials in the URL become basic auth, so that they
@@ -155,12 +156,9 @@ func (e *Elasticsearch) Configure(meta pumps.Meta) error {
 	if e.apiKey != "" && (e.username != "" || e.password != "") {
 		return errors.New("meta.api_key: set an API key or basic auth, not both")
 	}
-	e.secrets = nil
-	for _, s := range []string{e.password, c.AuthAPIKey, e.apiKey} {
-		if s != "" {
-			e.secrets = append(e.secrets, s)
-		}
-	}
+	e.secrets = redact.Secrets{}
+	e.secrets.AddURLs(c.ElasticsearchURL)
+	e.secrets.Add(e.password, c.AuthAPIKey, e.apiKey)
 	b := &c.BulkConfig
 	if b.Workers < 1 || b.Workers > 64 {
 		return fmt.Errorf("meta.bulk_config.workers: must be between 1 and 64, got %d", b.Workers)
@@ -212,16 +210,6 @@ func checkIndexName(name string) error {
 	return nil
 }
 
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
-		return "***" + raw[at:]
-	}
-	return raw
-}
-
 // Init implements pumps.Sink: it builds the client and, with use_sniffing,
 // discovers the cluster's nodes. No document is sent.
 func (e *Elasticsearch) Init(ctx context.Context) error {
@@ -257,7 +245,7 @@ func (e *Elasticsearch) Init(ctx context.Context) error {
 	}
 	client, err := es.NewClient(conf)
 	if err != nil {
-		return pumps.Permanent(fmt.Errorf("elasticsearch: %w", e.redact(err)))
+		return pumps.Permanent(fmt.Errorf("elasticsearch: %w", e.secrets.Error(err)))
 	}
 	e.client = client
 	e.transport = client
@@ -270,7 +258,7 @@ func (e *Elasticsearch) Init(ctx context.Context) error {
 		}
 		if d, ok := client.Transport.(discoverer); ok {
 			if err := d.DiscoverNodesContext(ctx); err != nil {
-				return fmt.Errorf("elasticsearch: discover nodes (use_sniffing): %w", e.redact(err))
+				return fmt.Errorf("elasticsearch: discover nodes (use_sniffing): %w", e.secrets.Error(err))
 			}
 		}
 	}
@@ -477,7 +465,7 @@ func (e *Elasticsearch) bulk(ctx context.Context, chunk []item, results []outcom
 	req := esapi.BulkRequest{Body: &body, Header: http.Header{"Content-Type": {"application/x-ndjson"}}}
 	res, err := req.Do(ctx, e.transport)
 	if err != nil {
-		err = e.redact(err)
+		err = e.secrets.Error(err)
 		if strings.Contains(err.Error(), "not Elasticsearch") {
 			err = fmt.Errorf("%w (for OpenSearch, set skip_product_check: true)", err)
 		}
@@ -568,23 +556,7 @@ func (e *Elasticsearch) snippet(status string, body []byte) string {
 	if status != "" {
 		s = status + ": " + s
 	}
-	return e.redactString(s)
-}
-
-// redact keeps credentials out of an error's text.
-func (e *Elasticsearch) redact(err error) error {
-	msg := err.Error()
-	if clean := e.redactString(msg); clean != msg {
-		return errors.New(clean)
-	}
-	return err
-}
-
-func (e *Elasticsearch) redactString(s string) string {
-	for _, secret := range e.secrets {
-		s = strings.ReplaceAll(s, secret, "***")
-	}
-	return s
+	return e.secrets.String(s)
 }
 
 // Close implements pumps.Sink. Every batch is indexed when Write returns;
@@ -596,7 +568,7 @@ func (e *Elasticsearch) Close(ctx context.Context) error {
 	err := e.client.Close(ctx)
 	e.client = nil
 	if err != nil && !errors.Is(err, es.ErrAlreadyClosed) {
-		return fmt.Errorf("elasticsearch: close client: %w", e.redact(err))
+		return fmt.Errorf("elasticsearch: close client: %w", e.secrets.Error(err))
 	}
 	return nil
 }
