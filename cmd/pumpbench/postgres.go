@@ -74,4 +74,3 @@ func setupPostgres(e *env, _ int) (*target, error) {
 		close: drop,
 	}, nil
 }
-
