@@ -138,6 +138,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	srv, err := server.New(server.Options{
 		Addr: cfg.HealthCheckAddress, HealthPath: cfg.HealthCheckPath, Middlewares: cfg.Server.Middlewares, Settings: httpSettings(cfg.Server),
 		Prober: health, Registry: d.registry, Logger: log, Admin: d.adminRoutes(),
+		Pprof: cfg.Server.Pprof, Status: d.status(queue, health),
 	})
 	if err != nil {
 		return err
@@ -153,6 +154,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 		return err
 	}
 	log.Info("serving probes", zap.String("health", srv.HealthURL()), zap.String("addr", srv.Addr()))
+	logRoutes(log, cfg.Server, srv)
 
 	d.loop = pump.New(pump.Options{Config: drainConfig(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
 	d.registry.MustRegister(d.loop)
