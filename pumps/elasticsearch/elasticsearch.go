@@ -16,9 +16,10 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/pumpd/pump/analytics"
@@ -103,13 +104,16 @@ type BulkConfig struct {
 // Elasticsearch indexes records with the _bulk API.
 type Elasticsearch struct {
 	cfg       Config
-	addresses []string
+	addresses []*url.URL
 	username  string
 	password  string
 	apiKey    string
 	secrets   redact.Secrets // never to appear in an error
 
-	client    *es.Client
+	// The client's transport and esapi only: the client's root package
+	// would compile its typed API into the binary (two thirds of a cold
+	// build's packages) for nothing the sink uses.
+	client    *elastictransport.Client
 	transport esapi.Transport
 }
 
@@ -141,7 +145,8 @@ func (e *Elasticsearch) Configure(meta pumps.Meta) error {
 			}
 			u.User = nil
 		}
-		e.addresses = append(e.addresses, u.String())
+		u.Path = strings.TrimRight(u.Path, "/")
+		e.addresses = append(e.addresses, u)
 	}
 	switch {
 	case c.APIKey != "" && (c.AuthAPIKey != "" || c.AuthAPIKeyID != ""):
@@ -230,36 +235,33 @@ func (e *Elasticsearch) Init(ctx context.Context) error {
 		}
 		tr.TLSClientConfig = tc
 	}
-	conf := es.Config{
-		Addresses:     e.addresses,
-		Username:      e.username,
-		Password:      e.password,
-		APIKey:        e.apiKey,
-		Transport:     tr,
-		RetryOnStatus: []int{429, 502, 503, 504},
-		MaxRetries:    3,
-		RetryBackoff:  func(attempt int) time.Duration { return time.Duration(50<<min(attempt, 6)) * time.Millisecond },
+	opts := []elastictransport.Option{
+		elastictransport.WithURLs(e.addresses...),
+		elastictransport.WithTransport(tr),
+		elastictransport.WithRetry(3, 429, 502, 503, 504),
+		elastictransport.WithRetryBackoff(func(attempt int) time.Duration { return time.Duration(50<<min(attempt, 6)) * time.Millisecond }),
+	}
+	if e.username != "" || e.password != "" {
+		opts = append(opts, elastictransport.WithBasicAuth(e.username, e.password))
+	}
+	if e.apiKey != "" {
+		opts = append(opts, elastictransport.WithAPIKey(e.apiKey))
 	}
 	if c.UseSniffing {
-		conf.DiscoverNodesInterval = 5 * time.Minute
+		opts = append(opts, elastictransport.WithDiscoverNodesInterval(5*time.Minute))
 	}
-	client, err := es.NewClient(conf)
+	client, err := elastictransport.NewClient(opts...)
 	if err != nil {
 		return pumps.Permanent(fmt.Errorf("elasticsearch: %w", e.secrets.Error(err)))
 	}
 	e.client = client
 	e.transport = client
-	if c.SkipProductCheck {
-		e.transport = client.Transport
+	if !c.SkipProductCheck {
+		e.transport = &productCheck{next: client}
 	}
 	if c.UseSniffing {
-		type discoverer interface {
-			DiscoverNodesContext(context.Context) error
-		}
-		if d, ok := client.Transport.(discoverer); ok {
-			if err := d.DiscoverNodesContext(ctx); err != nil {
-				return fmt.Errorf("elasticsearch: discover nodes (use_sniffing): %w", e.secrets.Error(err))
-			}
+		if err := client.DiscoverNodesContext(ctx); err != nil {
+			return fmt.Errorf("elasticsearch: discover nodes (use_sniffing): %w", e.secrets.Error(err))
 		}
 	}
 	return nil
@@ -567,10 +569,38 @@ func (e *Elasticsearch) Close(ctx context.Context) error {
 	}
 	err := e.client.Close(ctx)
 	e.client = nil
-	if err != nil && !errors.Is(err, es.ErrAlreadyClosed) {
+	if err != nil && !errors.Is(err, elastictransport.ErrAlreadyClosed) {
 		return fmt.Errorf("elasticsearch: close client: %w", e.secrets.Error(err))
 	}
 	return nil
 }
 
-var _ pumps.Sink = (*Elasticsearch)(nil)
+// productCheck refuses a server that does not say it is Elasticsearch, as
+// the client's root package does: the first successful answer must carry
+// X-Elastic-Product: Elasticsearch, and once one has, no later answer is
+// checked. Errors and 401/403 answers say nothing about the product.
+type productCheck struct {
+	next esapi.Transport
+	ok   atomic.Bool
+}
+
+// errNotElasticsearch is the refusal; skip_product_check lifts it.
+var errNotElasticsearch = errors.New("the server is not Elasticsearch: its answer lacks the X-Elastic-Product: Elasticsearch header")
+
+func (p *productCheck) Perform(req *http.Request) (*http.Response, error) {
+	res, err := p.next.Perform(req)
+	if err != nil || p.ok.Load() || res.StatusCode < 200 || res.StatusCode > 299 {
+		return res, err
+	}
+	if res.Header.Get("X-Elastic-Product") != "Elasticsearch" {
+		res.Body.Close()
+		return nil, errNotElasticsearch
+	}
+	p.ok.Store(true)
+	return res, nil
+}
+
+var (
+	_ pumps.Sink      = (*Elasticsearch)(nil)
+	_ esapi.Transport = (*productCheck)(nil)
+)
