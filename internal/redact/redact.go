@@ -134,7 +134,9 @@ func Tree(v any) any {
 	case map[string]any:
 		for k, sub := range x {
 			switch {
-			case headerKey.MatchString(k), secretKey.MatchString(k) && !sourceKey.MatchString(k):
+			case headerKey.MatchString(k):
+				x[k] = maskHeaders(sub)
+			case secretKey.MatchString(k) && !sourceKey.MatchString(k):
 				x[k] = maskAll(sub)
 			default:
 				x[k] = Tree(sub)
@@ -152,8 +154,36 @@ func Tree(v any) any {
 	return v
 }
 
-// maskAll masks every scalar below v, keeping map keys and leaving empty
-// values empty (an unset password is worth seeing).
+// maskHeaders masks the values of headers: every value of a map (name to
+// value), the part after the colon of a "Name: value" list item. A list of
+// bare names (server.cors.allowed-headers) holds no value and stays.
+func maskHeaders(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return maskAll(x)
+	case []any:
+		for i, item := range x {
+			if s, ok := item.(string); ok {
+				if name, _, has := strings.Cut(s, ":"); has {
+					x[i] = name + ": " + Mask
+				}
+				continue
+			}
+			x[i] = maskAll(item)
+		}
+		return x
+	case string:
+		if name, _, has := strings.Cut(x, ":"); has {
+			return name + ": " + Mask
+		}
+		return x
+	}
+	return maskAll(v)
+}
+
+// maskAll masks every scalar below v, keeping map keys, leaving empty
+// values empty (an unset password is worth seeing) and booleans as they
+// are (no secret is a boolean: allow-credentials is a switch).
 func maskAll(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -166,8 +196,8 @@ func maskAll(v any) any {
 			x[i] = maskAll(x[i])
 		}
 		return x
-	case nil:
-		return nil
+	case nil, bool:
+		return x
 	case string:
 		if x == "" {
 			return x

@@ -63,17 +63,21 @@ func TestTreeMasksHeadersSecretKeysAndShapes(t *testing.T) {
 			}},
 			"k": map[string]any{"meta": map[string]any{"sasl_password": "kpw", "broker": []any{"k1:9092", "k2:9092"}}},
 		},
-		"server": map[string]any{"admin-auth": map[string]any{"token-env": "ADMIN_TOKEN", "token-file": "/run/t"}},
+		"server": map[string]any{"admin-auth": map[string]any{"token-env": "ADMIN_TOKEN", "token-file": "/run/t"},
+			// Header names and switches are no secrets.
+			"cors": map[string]any{"allowed-headers": []any{"Authorization", "X-Request-Id"}, "allow-credentials": true}},
+		"extra": map[string]any{"headers": []any{"X-Token: listtoken"}},
 	}
 	Tree(tree)
 	text := fmt.Sprint(tree)
-	for _, secret := range []string{"hunter2", "qtok", "Bearer", "abc", "iam-pump", "pw1", "pw2", "api_key:k ", "12345", "kpw"} {
+	for _, secret := range []string{"hunter2", "qtok", "Bearer", "abc", "iam-pump", "pw1", "pw2", "api_key:k ", "12345", "kpw", "listtoken"} {
 		if strings.Contains(text, secret) {
 			t.Errorf("Tree left %q:\n%s", secret, text)
 		}
 	}
 	for _, kept := range []string{"host:h", "port:6379", "auth_token_env:COLLECTOR_TOKEN", "token-env:ADMIN_TOKEN",
-		"token-file:/run/t", "password:]", "Authorization:" + Mask, "k1:9092", "url:https://c.example.com/in?token=" + Mask} {
+		"token-file:/run/t", "password:]", "Authorization:" + Mask, "k1:9092", "url:https://c.example.com/in?token=" + Mask,
+		"allowed-headers:[Authorization X-Request-Id]", "allow-credentials:true", "headers:[X-Token: " + Mask + "]"} {
 		if !strings.Contains(text, kept) {
 			t.Errorf("Tree lost %q:\n%s", kept, text)
 		}
