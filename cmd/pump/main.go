@@ -47,7 +47,6 @@ func commands() []command {
 		{"plugins", "list the sinks and HTTP middlewares; `plugins TYPE` prints a sample", cmdPlugins},
 		{"dlq", "inspect, replay or drop dead letters: dlq list|replay|drop", cmdDLQ},
 		{"health", "ask the local daemon's health endpoint; exit 0 when healthy", cmdHealth},
-		{"demo", "run the daemon against an embedded Redis fed with iam records", cmdDemo},
 		{"version", "print the version", cmdVersion},
 	}
 }

@@ -69,12 +69,6 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	return exitOK
 }
 
-// runDaemon runs the daemon with a fixed configuration (no reload).
-func runDaemon(cfg config.Config, log *zap.Logger, stop <-chan struct{}) error {
-	d := &daemon{cfg: cfg, log: log}
-	return d.run(stop)
-}
-
 // reloadRequest asks the daemon to re-read its configuration; the outcome
 // is sent on reply when it is not nil.
 type reloadRequest struct {
