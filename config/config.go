@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -103,8 +104,15 @@ type Server struct {
 	CORS CORS `yaml:"cors"`
 	// RequestTimeout bounds one request when the timeout middleware is on.
 	RequestTimeout Duration `yaml:"request-timeout"`
-	// AdminAuth protects /metrics and the admin routes; the probes stay open.
+	// AdminAuth protects /metrics, /status and the admin routes; the
+	// probes stay open.
 	AdminAuth AdminAuth `yaml:"admin-auth"`
+	// AdminRoutes serves POST /-/reload. Off by default: it changes what
+	// the daemon does, so it is served only on request, and off a loopback
+	// address only behind admin-auth.
+	AdminRoutes bool `yaml:"admin-routes"`
+	// Pprof serves Go's profiles on /debug/pprof/, under the same rule.
+	Pprof bool `yaml:"pprof"`
 }
 
 // CORS lists what cross-origin browsers may do, server.cors.
@@ -160,6 +168,41 @@ func (s Server) validate() []error {
 		bad("cors.max-age", "must not be negative, got %v", c.MaxAge.D())
 	}
 	return append(errs, s.AdminAuth.validate()...)
+}
+
+// validateExposure refuses admin routes that anyone on the network could
+// use: on an address other than loopback they need admin-auth.
+func (s Server) validateExposure(addr string) []error {
+	if s.AdminAuth.Type != "" && s.AdminAuth.Type != "none" || isLoopback(addr) {
+		return nil
+	}
+	var errs []error
+	for _, r := range []struct {
+		key, routes string
+		on          bool
+	}{
+		{"admin-routes", "POST /-/reload", s.AdminRoutes},
+		{"pprof", "/debug/pprof/", s.Pprof},
+	} {
+		if r.on {
+			errs = append(errs, fmt.Errorf("server.%s: would serve %s to the network on %s without authentication: set server.admin-auth (bearer or basic), or listen on a loopback address such as 127.0.0.1:7070",
+				r.key, r.routes, addr))
+		}
+	}
+	return errs
+}
+
+// isLoopback reports whether host:port listens on this host only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (a AdminAuth) validate() []error {
@@ -259,7 +302,9 @@ func Default() Config {
 				ExposedHeaders: StringList{"X-Request-Id"},
 				MaxAge:         Duration(10 * time.Minute),
 			},
-			AdminAuth: AdminAuth{Type: "none"},
+			AdminAuth:   AdminAuth{Type: "none"},
+			AdminRoutes: false,
+			Pprof:       false,
 		},
 	}
 }

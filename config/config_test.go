@@ -107,6 +107,9 @@ func TestBadConfigurationsNameTheKey(t *testing.T) {
 		"zero-batch":               `batch-size: must be between 1 and 100000, got 0`,
 		"filter-expr-unknown-name": `pumps.csv.filters.expr: line 1, column 21: unknown name usr; known: timestamp, username, effect, conclusion, request, policies, deciders, expireAt`,
 		"filter-expr-syntax":       `pumps.alerts.filters.expr: line 2, column 21: unexpected token Operator("==")`,
+		"admin-routes-on-the-network": `server.admin-routes: would serve POST /-/reload to the network on 0.0.0.0:7070 without authentication: ` +
+			`set server.admin-auth (bearer or basic), or listen on a loopback address such as 127.0.0.1:7070`,
+		"pprof-on-the-network": `server.pprof: would serve /debug/pprof/ to the network on 10.1.2.3:7070 without authentication`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(cases) {
@@ -173,10 +176,15 @@ pumps:
 		t.Fatal(err)
 	}
 	cfg.Pumps["m"] = Pump{Type: "dummy", Meta: map[string]any{"mongo_url": "mongodb://u:pw123@db:27017/x", "api_key": "k", "plain": "ok",
-		"dsn": "host=db user=u password=pgsecret dbname=x", "token-env": "ADMIN_TOKEN"}}
+		"dsn": "host=db user=u password=pgsecret dbname=x", "token-env": "ADMIN_TOKEN",
+		// What key names alone missed: header values, query values and
+		// the passwords after the first of a URL list.
+		"headers":           map[string]any{"Authorization": "Bearer hdrtoken", "X-Api-Key": "hdrkey"},
+		"url":               "https://collector.example.com/in?token=qtoken&apikey=qkey&sig=qsig",
+		"elasticsearch_url": "http://a:first@es1:9200,http://b:second@es2:9200"}}
 	m := cfg.RedactedMap()
 	text := strings.Join(flatten(m), " ")
-	for _, secret := range []string{"hunter2", "pw123", "api_key=k ", "pgsecret"} {
+	for _, secret := range []string{"hunter2", "pw123", "api_key=k ", "pgsecret", "hdrtoken", "hdrkey", "qtoken", "qkey", "qsig", "first", "second"} {
 		if strings.Contains(text+" ", secret) {
 			t.Errorf("redacted config still shows %q: %s", secret, text)
 		}
@@ -215,4 +223,32 @@ func FuzzLoad(f *testing.F) {
 		}
 		_, _, _ = Load(Source{Path: path, LookupEnv: env(nil)})
 	})
+}
+
+func TestAdminRoutesAreOffByDefaultAndNeedLoopbackOrAuth(t *testing.T) {
+	if d := Default().Server; d.AdminRoutes || d.Pprof {
+		t.Fatalf("admin routes on by default: %+v", d)
+	}
+	t.Setenv("PUMP_TEST_ADMIN_TOKEN", "a-token")
+	for _, tt := range []struct {
+		name, addr, server, want string // want: "" for accepted
+	}{
+		{"off on every interface", "0.0.0.0:7070", "{}", ""},
+		{"on loopback without auth", "127.0.0.1:7070", "{admin-routes: true, pprof: true}", ""},
+		{"on localhost without auth", "localhost:0", "{admin-routes: true}", ""},
+		{"on IPv6 loopback without auth", "[::1]:7070", "{pprof: true}", ""},
+		{"on every interface with bearer", "0.0.0.0:7070", "{admin-routes: true, pprof: true, admin-auth: {type: bearer, token-env: PUMP_TEST_ADMIN_TOKEN}}", ""},
+		{"on every interface without auth", ":7070", "{admin-routes: true}", "server.admin-routes: would serve POST /-/reload to the network on :7070"},
+		{"on a host name without auth", "pump.internal:7070", "{pprof: true}", "server.pprof: would serve /debug/pprof/ to the network on pump.internal:7070"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(fmt.Sprintf("health-check-address: %q\nserver: %s\npumps: {d: {type: dummy}}\n", tt.addr, tt.server))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
 }

@@ -68,6 +68,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Server.validate()...)
+	errs = append(errs, c.Server.validateExposure(c.HealthCheckAddress)...)
 	if len(c.Pumps) == 0 {
 		bad("pumps", "no pumps configured: add at least one, e.g. pumps: {csv: {type: csv, meta: {csv_dir: ./analytics-data}}}")
 	}

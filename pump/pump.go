@@ -49,6 +49,19 @@ func (out *Output) write(ctx context.Context, recs []analytics.Record) error {
 	return out.Sink.Write(ctx, recs)
 }
 
+// State says what the loop does with this pump now: "failing" while its
+// sink never started (every write tries Init first), "parking" while its
+// writes fail and its records are parked, else "writing".
+func (out *Output) State() string {
+	switch {
+	case out.NeedsInit.Load():
+		return "failing"
+	case out.parking.Load():
+		return "parking"
+	}
+	return "writing"
+}
+
 // Stats counts records per pump since start.
 type Stats struct {
 	Written, Filtered, Parked, Dead, Replayed atomic.Int64

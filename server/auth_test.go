@@ -110,6 +110,8 @@ func TestAdminAuthProtectsAdminRoutesAndLeavesProbesOpen(t *testing.T) {
 				Middlewares: []string{"recovery", "logger"},
 				Settings:    server.Settings{AdminAuth: c.auth},
 				Admin:       map[string]http.Handler{"POST /-/reload": reloadHandler},
+				Pprof:       true,
+				Status:      func(context.Context) any { return map[string]any{"lease": map[string]bool{"held": true}} },
 			})
 			for _, path := range []string{"/custom/health", "/healthz", "/readyz"} {
 				if resp, _ := get(t, http.MethodGet, base+path, nil); resp.StatusCode != 200 {
@@ -124,6 +126,9 @@ func TestAdminAuthProtectsAdminRoutesAndLeavesProbesOpen(t *testing.T) {
 				for _, route := range []struct{ method, path, body string }{
 					{http.MethodGet, "/metrics", "pump_test_total 1"},
 					{http.MethodPost, "/-/reload", "reloaded"},
+					{http.MethodGet, "/status", `"held": true`},
+					{http.MethodGet, "/debug/pprof/", "goroutine"},
+					{http.MethodGet, "/debug/pprof/cmdline", "server.test"},
 				} {
 					resp, body := get(t, route.method, base+route.path, header)
 					if resp.StatusCode != chk.status {
@@ -252,5 +257,36 @@ func TestProbesTellTheTruthBehindEveryMiddleware(t *testing.T) {
 	}
 	if resp, _ := get(t, http.MethodGet, base+"/healthz", nil); resp.StatusCode != 200 {
 		t.Errorf("/healthz: %d", resp.StatusCode)
+	}
+}
+
+func TestStatusAndPprofAreServedOnlyWhenAsked(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		opts       server.Options
+		status     int // of GET /status
+		pprof      int // of GET /debug/pprof/
+		statusType string
+	}{
+		{"neither", server.Options{HealthPath: "healthz"}, 404, 404, ""},
+		{"both", server.Options{HealthPath: "healthz", Pprof: true, Status: func(context.Context) any {
+			return struct {
+				Lease string `json:"lease"`
+			}{"free"}
+		}}, 200, 200, "application/json"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base, _ := startServer(t, tt.opts)
+			resp, body := get(t, http.MethodGet, base+"/status", nil)
+			if resp.StatusCode != tt.status {
+				t.Errorf("GET /status: %d, want %d", resp.StatusCode, tt.status)
+			}
+			if tt.status == 200 && (resp.Header.Get("Content-Type") != tt.statusType || strings.TrimSpace(body) != "{\n  \"lease\": \"free\"\n}") {
+				t.Errorf("GET /status: %s %q", resp.Header.Get("Content-Type"), body)
+			}
+			if resp, _ := get(t, http.MethodGet, base+"/debug/pprof/", nil); resp.StatusCode != tt.pprof {
+				t.Errorf("GET /debug/pprof/: %d, want %d", resp.StatusCode, tt.pprof)
+			}
+		})
 	}
 }

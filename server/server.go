@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/pumpd/pump/server/limits"
 )
 
 // Prober answers the probes.
@@ -32,7 +36,13 @@ type Options struct {
 	// Admin routes are served behind the admin authentication, like
 	// /metrics. Keys are http.ServeMux patterns such as "POST /-/reload";
 	// none may take over a probe.
-	Admin    map[string]http.Handler
+	Admin map[string]http.Handler
+	// Pprof serves Go's profiles on /debug/pprof/, behind the admin
+	// authentication.
+	Pprof bool
+	// Status, when set, serves GET /status behind the admin authentication:
+	// what it returns, as JSON.
+	Status   func(context.Context) any
 	Prober   Prober
 	Registry *prometheus.Registry
 	Logger   *zap.Logger
@@ -59,6 +69,8 @@ type CORS struct {
 type Server struct {
 	opts       Options
 	srv        *http.Server
+	limits     limits.Limits
+	protected  []string // the routes behind the admin authentication, /metrics aside
 	ln         net.Listener
 	healthPath string
 }
@@ -92,13 +104,27 @@ func New(o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	patterns := make([]string, 0, len(o.Admin))
-	for p := range o.Admin {
+	admin := map[string]http.Handler{}
+	for p, h := range o.Admin {
+		admin[p] = h
+	}
+	if o.Status != nil {
+		admin["GET /status"] = status(o.Status)
+	}
+	if o.Pprof {
+		admin["/debug/pprof/"] = http.HandlerFunc(pprof.Index)
+		admin["/debug/pprof/cmdline"] = http.HandlerFunc(pprof.Cmdline)
+		admin["/debug/pprof/profile"] = http.HandlerFunc(pprof.Profile)
+		admin["/debug/pprof/symbol"] = http.HandlerFunc(pprof.Symbol)
+		admin["/debug/pprof/trace"] = http.HandlerFunc(pprof.Trace)
+	}
+	patterns := make([]string, 0, len(admin))
+	for p := range admin {
 		patterns = append(patterns, p)
 	}
 	sort.Strings(patterns)
 	for _, p := range patterns {
-		if err := handle(mux, p, guard.protect(o.Admin[p])); err != nil {
+		if err := handle(mux, p, guard.protect(admin[p])); err != nil {
 			return nil, err
 		}
 	}
@@ -119,20 +145,35 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
-		opts:       o,
-		healthPath: path,
-		srv: &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			// Longer than the timeout middleware's bound, so its 503 can
-			// still be written.
-			WriteTimeout: max(30*time.Second, o.Settings.RequestTimeout+5*time.Second),
-			IdleTimeout:  2 * time.Minute,
-			ErrorLog:     zap.NewStdLog(o.Logger),
-		},
-	}, nil
+	lim := limits.Default()
+	// Longer than the timeout middleware's bound, so its 503 can still be
+	// written.
+	lim.WriteTimeout = max(lim.WriteTimeout, o.Settings.RequestTimeout+5*time.Second)
+	if o.Pprof {
+		// pprof refuses a profile as long as the write timeout; its
+		// default is 30 seconds.
+		lim.WriteTimeout = max(lim.WriteTimeout, pprofWriteTimeout)
+	}
+	srv := lim.Server(h)
+	srv.ErrorLog = zap.NewStdLog(o.Logger)
+	return &Server{opts: o, healthPath: path, srv: srv, limits: lim, protected: patterns}, nil
+}
+
+// pprofWriteTimeout lets /debug/pprof/profile and /trace run for up to a
+// minute.
+const pprofWriteTimeout = 65 * time.Second
+
+// status serves what get returns as JSON.
+func status(get func(context.Context) any) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := json.MarshalIndent(get(r.Context()), "", "  ")
+		if err != nil {
+			http.Error(w, "status: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(append(b, '\n'))
+	})
 }
 
 // handle registers a route, turning the mux's panic on a malformed or
@@ -165,7 +206,7 @@ func probe(check func() error) http.HandlerFunc {
 // Start listens and serves in the background. It returns the listen error
 // at once (address in use, say) so start-up fails loudly.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.opts.Addr)
+	ln, err := s.limits.Listen(s.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("health-check-address %s: %w", s.opts.Addr, err)
 	}
@@ -177,6 +218,10 @@ func (s *Server) Start() error {
 	}()
 	return nil
 }
+
+// Protected lists the routes served behind the admin authentication
+// beside /metrics, as http.ServeMux patterns, sorted.
+func (s *Server) Protected() []string { return s.protected }
 
 // Addr is the address the server listens on (with the real port when the
 // configuration asked for port 0).

@@ -59,7 +59,6 @@ func commands() []command {
 		{"plugins", "plugins [TYPE]", "list the sinks and HTTP middlewares; with TYPE, print a sample section", cmdPlugins, nil},
 		{"dlq", "dlq list|replay|drop [flags]", "inspect, replay or drop dead letters", cmdDLQ, []string{"list", "replay", "drop"}},
 		{"health", "health [flags]", "ask the local daemon's health endpoint; exit 0 when healthy", cmdHealth, nil},
-		{"demo", "demo [flags]", "run the daemon against an embedded Redis fed with iam records", cmdDemo, nil},
 		{"completion", "completion bash|zsh|fish", "print a shell completion script", cmdCompletion, []string{"bash", "zsh", "fish"}},
 		{"man", "man", "print the manual page (roff): pump man > pump.1", cmdMan, nil},
 		{"version", "version", "print the version (also pump --version, -v)", cmdVersion, nil},

@@ -114,14 +114,6 @@ func (d *daemon) applyReload(stopLoop context.CancelFunc, loopDone <-chan error)
 	return nil
 }
 
-// adminRoutes are the HTTP routes behind the admin authentication.
-func (d *daemon) adminRoutes() map[string]http.Handler {
-	if d.reloads == nil {
-		return nil
-	}
-	return map[string]http.Handler{"/-/reload": http.HandlerFunc(d.serveReload)}
-}
-
 // serveReload is POST /-/reload: the same as SIGHUP, answering with the
 // outcome: 200, or 400 with why the new configuration was refused.
 func (d *daemon) serveReload(w http.ResponseWriter, r *http.Request) {

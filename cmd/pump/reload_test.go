@@ -101,7 +101,7 @@ func TestReloadOverHTTPBehindTheAdminToken(t *testing.T) {
 	r := testutil.StartRedis(t)
 	dir := t.TempDir()
 	d := testutil.WriteConfig(t, r.Port, "  a:\n    type: jsonl\n    meta: {path: "+filepath.Join(dir, "a.jsonl")+"}\n",
-		"server: {admin-auth: {type: bearer, token-env: PUMP_ADMIN_TOKEN}}\n")
+		"server: {admin-routes: true, admin-auth: {type: bearer, token-env: PUMP_ADMIN_TOKEN}}\n")
 	p := testutil.StartPump(t, []string{"PUMP_ADMIN_TOKEN=s3cret-token"}, "-c", d.ConfigPath)
 	testutil.Eventually(t, 30*time.Second, "ready", func() bool { return testutil.HTTPStatus(d.ReadyURL()) == 200 })
 	post := func(token string) (int, string) {

@@ -69,12 +69,6 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	return exitOK
 }
 
-// runDaemon runs the daemon with a fixed configuration (no reload).
-func runDaemon(cfg config.Config, log *zap.Logger, stop <-chan struct{}) error {
-	d := &daemon{cfg: cfg, log: log}
-	return d.run(stop)
-}
-
 // reloadRequest asks the daemon to re-read its configuration; the outcome
 // is sent on reply when it is not nil.
 type reloadRequest struct {
@@ -138,6 +132,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	srv, err := server.New(server.Options{
 		Addr: cfg.HealthCheckAddress, HealthPath: cfg.HealthCheckPath, Middlewares: cfg.Server.Middlewares, Settings: httpSettings(cfg.Server),
 		Prober: health, Registry: d.registry, Logger: log, Admin: d.adminRoutes(),
+		Pprof: cfg.Server.Pprof, Status: d.status(queue, health),
 	})
 	if err != nil {
 		return err
@@ -153,6 +148,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 		return err
 	}
 	log.Info("serving probes", zap.String("health", srv.HealthURL()), zap.String("addr", srv.Addr()))
+	logRoutes(log, cfg.Server, srv)
 
 	d.loop = pump.New(pump.Options{Config: drainConfig(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
 	d.registry.MustRegister(d.loop)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pumpd/pump/internal/redact"
 )
 
 // setupPostgres creates a fresh database on the PostgreSQL server named by
@@ -19,13 +21,13 @@ import (
 func setupPostgres(e *env, _ int) (*target, error) {
 	base, err := url.Parse(e.postgres)
 	if err != nil || base.Host == "" {
-		return nil, fmt.Errorf("-postgres: want a postgres:// URL, got %q", redactURL(e.postgres))
+		return nil, fmt.Errorf("-postgres: want a postgres:// URL, got %q", redact.Text(e.postgres))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, e.postgres)
 	if err != nil {
-		return nil, skip("no PostgreSQL at -postgres (%s): %v", redactURL(e.postgres), err)
+		return nil, skip("no PostgreSQL at -postgres (%s): %v", redact.Text(e.postgres), err)
 	}
 	defer admin.Close(context.Background())
 	b := make([]byte, 6)
@@ -104,16 +106,4 @@ func postgresLimit(dsn string, n int) (*limit, error) {
 		return nil, fmt.Errorf("COPY FROM loaded %d rows, want %d", tag.RowsAffected(), n)
 	}
 	return &limit{records: n, took: took, how: fmt.Sprintf("COPY FROM STDIN (binary) of the table's own rows (read back with COPY TO) into the emptied table, one statement of %s rows", thousands(n))}, nil
-}
-
-// redactURL hides a password in a connection URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }

@@ -16,12 +16,14 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/redact"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -102,13 +104,16 @@ type BulkConfig struct {
 // Elasticsearch indexes records with the _bulk API.
 type Elasticsearch struct {
 	cfg       Config
-	addresses []string
+	addresses []*url.URL
 	username  string
 	password  string
 	apiKey    string
-	secrets   []string // never to appear in an error
+	secrets   redact.Secrets // never to appear in an error
 
-	client    *es.Client
+	// The client's transport and esapi only: the client's root package
+	// would compile its typed API into the binary (two thirds of a cold
+	// build's packages) for nothing the sink uses.
+	client    *elastictransport.Client
 	transport esapi.Transport
 }
 
@@ -127,7 +132,7 @@ func (e *Elasticsearch) Configure(meta pumps.Meta) error {
 		raw = strings.TrimSpace(raw)
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("meta.elasticsearch_url: want http(s)://host:port, comma-separated, got %q", redactURL(raw))
+			return fmt.Errorf("meta.elasticsearch_url: want http(s)://host:port, comma-separated, got %q", redact.Text(raw))
 		}
 		if u.User != nil {
 			// Credentials in the URL become basic auth, so that they
@@ -140,7 +145,8 @@ func (e *Elasticsearch) Configure(meta pumps.Meta) error {
 			}
 			u.User = nil
 		}
-		e.addresses = append(e.addresses, u.String())
+		u.Path = strings.TrimRight(u.Path, "/")
+		e.addresses = append(e.addresses, u)
 	}
 	switch {
 	case c.APIKey != "" && (c.AuthAPIKey != "" || c.AuthAPIKeyID != ""):
@@ -155,12 +161,9 @@ func (e *Elasticsearch) Configure(meta pumps.Meta) error {
 	if e.apiKey != "" && (e.username != "" || e.password != "") {
 		return errors.New("meta.api_key: set an API key or basic auth, not both")
 	}
-	e.secrets = nil
-	for _, s := range []string{e.password, c.AuthAPIKey, e.apiKey} {
-		if s != "" {
-			e.secrets = append(e.secrets, s)
-		}
-	}
+	e.secrets = redact.Secrets{}
+	e.secrets.AddURLs(c.ElasticsearchURL)
+	e.secrets.Add(e.password, c.AuthAPIKey, e.apiKey)
 	b := &c.BulkConfig
 	if b.Workers < 1 || b.Workers > 64 {
 		return fmt.Errorf("meta.bulk_config.workers: must be between 1 and 64, got %d", b.Workers)
@@ -212,16 +215,6 @@ func checkIndexName(name string) error {
 	return nil
 }
 
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
-		return "***" + raw[at:]
-	}
-	return raw
-}
-
 // Init implements pumps.Sink: it builds the client and, with use_sniffing,
 // discovers the cluster's nodes. No document is sent.
 func (e *Elasticsearch) Init(ctx context.Context) error {
@@ -242,36 +235,33 @@ func (e *Elasticsearch) Init(ctx context.Context) error {
 		}
 		tr.TLSClientConfig = tc
 	}
-	conf := es.Config{
-		Addresses:     e.addresses,
-		Username:      e.username,
-		Password:      e.password,
-		APIKey:        e.apiKey,
-		Transport:     tr,
-		RetryOnStatus: []int{429, 502, 503, 504},
-		MaxRetries:    3,
-		RetryBackoff:  func(attempt int) time.Duration { return time.Duration(50<<min(attempt, 6)) * time.Millisecond },
+	opts := []elastictransport.Option{
+		elastictransport.WithURLs(e.addresses...),
+		elastictransport.WithTransport(tr),
+		elastictransport.WithRetry(3, 429, 502, 503, 504),
+		elastictransport.WithRetryBackoff(func(attempt int) time.Duration { return time.Duration(50<<min(attempt, 6)) * time.Millisecond }),
+	}
+	if e.username != "" || e.password != "" {
+		opts = append(opts, elastictransport.WithBasicAuth(e.username, e.password))
+	}
+	if e.apiKey != "" {
+		opts = append(opts, elastictransport.WithAPIKey(e.apiKey))
 	}
 	if c.UseSniffing {
-		conf.DiscoverNodesInterval = 5 * time.Minute
+		opts = append(opts, elastictransport.WithDiscoverNodesInterval(5*time.Minute))
 	}
-	client, err := es.NewClient(conf)
+	client, err := elastictransport.NewClient(opts...)
 	if err != nil {
-		return pumps.Permanent(fmt.Errorf("elasticsearch: %w", e.redact(err)))
+		return pumps.Permanent(fmt.Errorf("elasticsearch: %w", e.secrets.Error(err)))
 	}
 	e.client = client
 	e.transport = client
-	if c.SkipProductCheck {
-		e.transport = client.Transport
+	if !c.SkipProductCheck {
+		e.transport = &productCheck{next: client}
 	}
 	if c.UseSniffing {
-		type discoverer interface {
-			DiscoverNodesContext(context.Context) error
-		}
-		if d, ok := client.Transport.(discoverer); ok {
-			if err := d.DiscoverNodesContext(ctx); err != nil {
-				return fmt.Errorf("elasticsearch: discover nodes (use_sniffing): %w", e.redact(err))
-			}
+		if err := client.DiscoverNodesContext(ctx); err != nil {
+			return fmt.Errorf("elasticsearch: discover nodes (use_sniffing): %w", e.secrets.Error(err))
 		}
 	}
 	return nil
@@ -477,7 +467,7 @@ func (e *Elasticsearch) bulk(ctx context.Context, chunk []item, results []outcom
 	req := esapi.BulkRequest{Body: &body, Header: http.Header{"Content-Type": {"application/x-ndjson"}}}
 	res, err := req.Do(ctx, e.transport)
 	if err != nil {
-		err = e.redact(err)
+		err = e.secrets.Error(err)
 		if strings.Contains(err.Error(), "not Elasticsearch") {
 			err = fmt.Errorf("%w (for OpenSearch, set skip_product_check: true)", err)
 		}
@@ -568,23 +558,7 @@ func (e *Elasticsearch) snippet(status string, body []byte) string {
 	if status != "" {
 		s = status + ": " + s
 	}
-	return e.redactString(s)
-}
-
-// redact keeps credentials out of an error's text.
-func (e *Elasticsearch) redact(err error) error {
-	msg := err.Error()
-	if clean := e.redactString(msg); clean != msg {
-		return errors.New(clean)
-	}
-	return err
-}
-
-func (e *Elasticsearch) redactString(s string) string {
-	for _, secret := range e.secrets {
-		s = strings.ReplaceAll(s, secret, "***")
-	}
-	return s
+	return e.secrets.String(s)
 }
 
 // Close implements pumps.Sink. Every batch is indexed when Write returns;
@@ -595,10 +569,38 @@ func (e *Elasticsearch) Close(ctx context.Context) error {
 	}
 	err := e.client.Close(ctx)
 	e.client = nil
-	if err != nil && !errors.Is(err, es.ErrAlreadyClosed) {
-		return fmt.Errorf("elasticsearch: close client: %w", e.redact(err))
+	if err != nil && !errors.Is(err, elastictransport.ErrAlreadyClosed) {
+		return fmt.Errorf("elasticsearch: close client: %w", e.secrets.Error(err))
 	}
 	return nil
 }
 
-var _ pumps.Sink = (*Elasticsearch)(nil)
+// productCheck refuses a server that does not say it is Elasticsearch, as
+// the client's root package does: the first successful answer must carry
+// X-Elastic-Product: Elasticsearch, and once one has, no later answer is
+// checked. Errors and 401/403 answers say nothing about the product.
+type productCheck struct {
+	next esapi.Transport
+	ok   atomic.Bool
+}
+
+// errNotElasticsearch is the refusal; skip_product_check lifts it.
+var errNotElasticsearch = errors.New("the server is not Elasticsearch: its answer lacks the X-Elastic-Product: Elasticsearch header")
+
+func (p *productCheck) Perform(req *http.Request) (*http.Response, error) {
+	res, err := p.next.Perform(req)
+	if err != nil || p.ok.Load() || res.StatusCode < 200 || res.StatusCode > 299 {
+		return res, err
+	}
+	if res.Header.Get("X-Elastic-Product") != "Elasticsearch" {
+		res.Body.Close()
+		return nil, errNotElasticsearch
+	}
+	p.ok.Store(true)
+	return res, nil
+}
+
+var (
+	_ pumps.Sink      = (*Elasticsearch)(nil)
+	_ esapi.Transport = (*productCheck)(nil)
+)

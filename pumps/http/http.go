@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/redact"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -71,7 +72,7 @@ type HTTP struct {
 	shownURL    string // scheme://host/path: no credentials, no query
 	contentType string
 	header      http.Header
-	secrets     []string // values kept out of error messages
+	secrets     redact.Secrets // values kept out of error messages
 	client      *http.Client
 	zw          *gzip.Writer
 }
@@ -102,7 +103,7 @@ func (h *HTTP) Configure(meta pumps.Meta) error {
 	}
 	u, err := url.Parse(m.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("meta.url: want an http:// or https:// URL with a host, got %s", redactURL(m.URL))
+		return fmt.Errorf("meta.url: want an http:// or https:// URL with a host, got %q", redact.Text(m.URL))
 	}
 	m.Method = strings.ToUpper(m.Method)
 	switch m.Method {
@@ -156,29 +157,10 @@ func (h *HTTP) Configure(meta pumps.Meta) error {
 	}
 	h.meta, h.url, h.contentType, h.header = m, u, contentType, header
 	h.shownURL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-	h.secrets = nil
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		h.secrets = append(h.secrets, pw)
-	}
-	if u.RawQuery != "" {
-		h.secrets = append(h.secrets, u.RawQuery)
-	}
-	for _, v := range header {
-		if len(v[0]) >= 6 {
-			h.secrets = append(h.secrets, v[0])
-		}
-	}
+	h.secrets = redact.Secrets{}
+	h.secrets.AddURLs(m.URL)
+	h.secrets.AddHeader(header)
 	return nil
-}
-
-// redactURL shows a URL without its credentials and query, for errors
-// about a URL that may not even parse.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(the value is not shown, it may hold credentials)"
-	}
-	return strconv.Quote((&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String())
 }
 
 // Init reads the token from the environment and prepares the client. It
@@ -194,7 +176,7 @@ func (h *HTTP) Init(context.Context) error {
 			return pumps.Permanent(fmt.Errorf("http: auth_token_env: environment variable %s is empty or not set", name))
 		}
 		h.header.Set("Authorization", "Bearer "+token)
-		h.secrets = append(h.secrets, token)
+		h.secrets.Add(token)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 2
@@ -292,7 +274,7 @@ func (h *HTTP) send(ctx context.Context, body []byte, key string) (time.Duration
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, h.meta.Method, h.url.String(), bytes.NewReader(body))
 	if err != nil {
-		return 0, pumps.Permanent(fmt.Errorf("http: %s %s: %w", h.meta.Method, h.shownURL, h.scrub(err)))
+		return 0, pumps.Permanent(fmt.Errorf("http: %s %s: %w", h.meta.Method, h.shownURL, h.secrets.Error(err)))
 	}
 	for name, v := range h.header {
 		req.Header[name] = v
@@ -311,7 +293,7 @@ func (h *HTTP) send(ctx context.Context, body []byte, key string) (time.Duration
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error repeats the whole URL, query and all
 		}
-		return 0, fmt.Errorf("http: %s %s: %w", h.meta.Method, h.shownURL, h.scrub(err))
+		return 0, fmt.Errorf("http: %s %s: %w", h.meta.Method, h.shownURL, h.secrets.Error(err))
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is reused
@@ -326,7 +308,7 @@ func (h *HTTP) send(ctx context.Context, body []byte, key string) (time.Duration
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
 		return retryAfter(resp.Header.Get("Retry-After")), err
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return 0, pumps.Permanent(fmt.Errorf("%w (redirected to %s: point url there)", err, redactURL(resp.Header.Get("Location"))))
+		return 0, pumps.Permanent(fmt.Errorf("%w (redirected to %s: point url there)", err, strconv.Quote(redact.Text(resp.Header.Get("Location")))))
 	}
 	return 0, pumps.Permanent(err)
 }
@@ -338,25 +320,11 @@ func (h *HTTP) describeBody(b []byte) string {
 	if s == "" {
 		return ""
 	}
-	s = h.scrubString(strings.Join(strings.Fields(s), " "))
+	s = h.secrets.String(strings.Join(strings.Fields(s), " "))
 	if utf8.RuneCountInString(s) > 200 {
 		s = string([]rune(s)[:200]) + "..."
 	}
 	return ": " + s
-}
-
-func (h *HTTP) scrub(err error) error {
-	if msg := h.scrubString(err.Error()); msg != err.Error() {
-		return errors.New(msg)
-	}
-	return err
-}
-
-func (h *HTTP) scrubString(s string) string {
-	for _, secret := range h.secrets {
-		s = strings.ReplaceAll(s, secret, "xxxxx")
-	}
-	return s
 }
 
 // retryAfter parses a Retry-After header: seconds or an HTTP date.

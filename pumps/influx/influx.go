@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/redact"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -80,6 +81,7 @@ type Influx struct {
 	client   *http.Client
 	user     string
 	password string
+	secrets  redact.Secrets // the password, kept out of errors
 }
 
 // Configure implements pumps.Sink.
@@ -93,7 +95,7 @@ func (x *Influx) Configure(meta pumps.Meta) error {
 	}
 	u, err := url.Parse(c.Address)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return fmt.Errorf("meta.address: want http(s)://host:port, got %q", redact(c.Address))
+		return fmt.Errorf("meta.address: want http(s)://host:port, got %q", redact.Text(c.Address))
 	}
 	x.user, x.password = c.Username, c.Password
 	if u.User != nil {
@@ -105,6 +107,9 @@ func (x *Influx) Configure(meta pumps.Meta) error {
 		}
 		u.User = nil
 	}
+	x.secrets = redact.Secrets{}
+	x.secrets.AddURLs(c.Address)
+	x.secrets.Add(x.password)
 	if x.password != "" && x.user == "" {
 		return errors.New("meta.username: a password needs a username")
 	}
@@ -185,16 +190,6 @@ func pick(key string, names []string) ([]string, error) {
 	return out, nil
 }
 
-func redact(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
-		return "***" + raw[at:]
-	}
-	return raw
-}
-
 // Init implements pumps.Sink: it pings the server, so a wrong address
 // shows at start-up.
 func (x *Influx) Init(ctx context.Context) error {
@@ -207,7 +202,7 @@ func (x *Influx) Init(ctx context.Context) error {
 	}
 	resp, err := x.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("influx: ping %s: %w", x.pingURL, err)
+		return fmt.Errorf("influx: ping %s: %w", x.pingURL, x.secrets.Error(err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
@@ -303,7 +298,7 @@ func (x *Influx) post(ctx context.Context, lines []byte) (int, string, error) {
 	}
 	resp, err := x.client.Do(req)
 	if err != nil {
-		return 0, "", fmt.Errorf("influx: write %d bytes: %w", len(lines), err)
+		return 0, "", fmt.Errorf("influx: write %d bytes: %w", len(lines), x.secrets.Error(err))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -320,9 +315,7 @@ func (x *Influx) post(ctx context.Context, lines []byte) (int, string, error) {
 		}
 	}
 	msg = http.StatusText(resp.StatusCode) + ": " + msg
-	if x.password != "" {
-		msg = strings.ReplaceAll(msg, x.password, "***")
-	}
+	msg = x.secrets.String(msg)
 	return resp.StatusCode, msg, nil
 }
 

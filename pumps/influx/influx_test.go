@@ -228,7 +228,7 @@ func TestConfigureRejectsBadMeta(t *testing.T) {
 	}{
 		{"no database", pumps.Meta{}, "meta.database_name: must name the database to write to"},
 		{"address without scheme", pumps.Meta{"database_name": "iam", "address": "localhost:8086"}, `meta.address: want http(s)://host:port, got "localhost:8086"`},
-		{"password in a bad address stays hidden", pumps.Meta{"database_name": "iam", "address": "ftp://u:s3cret@h"}, `meta.address: want http(s)://host:port, got "ftp://u:xxxxx@h"`},
+		{"password in a bad address stays hidden", pumps.Meta{"database_name": "iam", "address": "ftp://u:s3cret@h"}, `meta.address: want http(s)://host:port, got "ftp://u:<redacted>@h"`},
 		{"password without user", pumps.Meta{"database_name": "iam", "password": "pw"}, "meta.username: a password needs a username"},
 		{"unknown tag", pumps.Meta{"database_name": "iam", "tags": []any{"user"}}, `meta.tags: unknown record field "user"; want some of timestamp, username,`},
 		{"unknown field", pumps.Meta{"database_name": "iam", "fields": []any{"ExpireAt"}}, `meta.fields: unknown record field "ExpireAt"`},

@@ -22,6 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/x/mongo/driver/connstring"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/redact"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -92,7 +93,7 @@ type Config struct {
 type Mongo struct {
 	cfg      Config
 	database string
-	secrets  []string // mongo_url's password, scrubbed from every error and log line
+	secrets  redact.Secrets // what mongo_url carries, scrubbed from every error and log line
 
 	// Log receives warnings (a collection that cannot be capped, a server
 	// without TTL indexes, trimmed documents). slog.Default() unless set.
@@ -127,7 +128,13 @@ func New() *Mongo {
 // Configure implements pumps.Sink. It checks the meta without any I/O.
 func (m *Mongo) Configure(meta pumps.Meta) error {
 	if err := pumps.DecodeMeta(meta, &m.cfg); err != nil {
-		return redactErr(err, secretsOf(meta))
+		var s redact.Secrets
+		for _, v := range meta {
+			if str, ok := v.(string); ok {
+				s.AddURLs(str)
+			}
+		}
+		return s.Error(err)
 	}
 	c := &m.cfg
 	if c.URL == "" {
@@ -140,12 +147,16 @@ func (m *Mongo) Configure(meta pumps.Meta) error {
 			return errors.New("meta.mongo_url: the password is not a valid URL-escaped string")
 		}
 		msg := strings.Replace(err.Error(), `invalid host ""`, fmt.Sprintf("invalid host in %q", hostsOf(c.URL)), 1)
-		return fmt.Errorf("meta.mongo_url: %v", redactErr(errors.New(msg), passwordOf(c.URL)))
+		var s redact.Secrets
+		s.AddURLs(c.URL)
+		return fmt.Errorf("meta.mongo_url: %s", s.String(msg))
 	}
 	if cs.WNumberSet && cs.WNumber == 0 && cs.WString == "" {
 		return errors.New("meta.mongo_url: w=0 (unacknowledged writes) cannot be used: records leave Redis only once MongoDB acknowledges them")
 	}
-	m.secrets = append(passwordOf(c.URL), cs.Password)
+	m.secrets = redact.Secrets{}
+	m.secrets.AddURLs(c.URL)
+	m.secrets.Add(cs.Password)
 	m.database = cs.Database
 	if m.database == "" {
 		m.database = DefaultDatabase
@@ -234,7 +245,7 @@ func (m *Mongo) Init(ctx context.Context) error {
 	}
 	client, err := mongo.Connect(ctx, opts)
 	if err != nil {
-		return m.errorf("connect to %s: %w", redactURL(m.cfg.URL), err)
+		return m.errorf("connect to %s: %w", redact.Text(m.cfg.URL), err)
 	}
 	wc := options.Collection()
 	if opts.WriteConcern == nil {
@@ -247,7 +258,7 @@ func (m *Mongo) Init(ctx context.Context) error {
 		m.client, m.coll = nil, nil
 		return err
 	}
-	m.log.Info("connected", "url", redactURL(m.cfg.URL), "database", m.database, "collection", m.cfg.CollectionName)
+	m.log.Info("connected", "url", redact.Text(m.cfg.URL), "database", m.database, "collection", m.cfg.CollectionName)
 	return nil
 }
 
@@ -613,13 +624,26 @@ func hasCode(err error, codes ...int) bool {
 	return false
 }
 
-// errorf is fmt.Errorf with the "mongo: " prefix and the URL's password
+// errorf is fmt.Errorf with the "mongo: " prefix and the URL's secrets
 // scrubbed from the message.
 func (m *Mongo) errorf(format string, args ...any) error {
-	return redactErr(fmt.Errorf("mongo: "+format, args...), m.secrets)
+	return m.secrets.Error(fmt.Errorf("mongo: "+format, args...))
 }
 
-// scrub returns err's message with the password hidden.
-func (m *Mongo) scrub(err error) string { return redactErr(err, m.secrets).Error() }
+// scrub returns err's message with the URL's secrets hidden.
+func (m *Mongo) scrub(err error) string { return m.secrets.Error(err).Error() }
 
 var _ pumps.Sink = (*Mongo)(nil)
+
+// hostsOf returns the host list of a MongoDB URL: what follows the scheme
+// and user info, up to the path or query.
+func hostsOf(s string) string {
+	_, rest, _ := strings.Cut(s, "://")
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = rest[at+1:]
+	}
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}

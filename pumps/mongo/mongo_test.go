@@ -134,8 +134,9 @@ func TestConfigureRejectsBadMeta(t *testing.T) {
 			"meta.mongo_url: error parsing uri: must have at least 1 host"},
 		{"bad port", meta("mongodb://127.0.0.1:99999/iam", "c"),
 			`meta.mongo_url: error parsing uri: invalid host in "127.0.0.1:99999": port must be in the range [1, 65535]`},
+		// Query values are masked like any secret: the option's name shows.
 		{"unknown option value", meta("mongodb://127.0.0.1/iam?connectTimeoutMS=soon", "c"),
-			`meta.mongo_url: error parsing uri: invalid value for "connectTimeoutMS": "soon"`},
+			`meta.mongo_url: error parsing uri: invalid value for "connectTimeoutMS": "<redacted>"`},
 		{"unacknowledged writes", meta("mongodb://127.0.0.1/iam?w=0", "c"),
 			"meta.mongo_url: w=0 (unacknowledged writes) cannot be used: records leave Redis only once MongoDB acknowledges them"},
 		{"srv with a port", meta("mongodb+srv://cluster.example.com:27017/iam", "c"),
@@ -232,22 +233,6 @@ func TestConfigureAcceptsIAMMeta(t *testing.T) {
 	}
 	if none.database != DefaultDatabase {
 		t.Errorf("database %q for a URL without one, want %q as mgo used", none.database, DefaultDatabase)
-	}
-}
-
-func TestRedactURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"mongodb://127.0.0.1:27017/iam", "mongodb://127.0.0.1:27017/iam"},
-		{"mongodb://iam:secret@h1:1,h2:2/iam?authSource=admin", "mongodb://iam:<redacted>@h1:1,h2:2/iam?authSource=admin"},
-		{"mongodb+srv://iam:p%40ss@cluster0.example.com/iam", "mongodb+srv://iam:<redacted>@cluster0.example.com/iam"},
-		{"mongodb://iam@h/iam?authMechanism=MONGODB-X509", "mongodb://iam@h/iam?authMechanism=MONGODB-X509"},
-		{"mongodb://h/?tlsCertificateKeyFilePassword=pw&w=1", "mongodb://h/?tlsCertificateKeyFilePassword=<redacted>&w=1"},
-		{"mongodb://h/?authMechanismProperties=AWS_SESSION_TOKEN:tok", "mongodb://h/?authMechanismProperties=<redacted>"},
-	}
-	for _, tt := range tests {
-		if got := redactURL(tt.in); got != tt.want {
-			t.Errorf("redactURL(%q)\n got: %s\nwant: %s", tt.in, got, tt.want)
-		}
 	}
 }
 

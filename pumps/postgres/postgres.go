@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/redact"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -49,11 +50,11 @@ type Meta struct {
 // there in the same transaction, skipping record ids the table already
 // holds, so a batch delivered twice is stored once.
 type Postgres struct {
-	meta     Meta
-	config   *pgxpool.Config
-	table    pgx.Identifier
-	password string
-	pool     *pgxpool.Pool
+	meta    Meta
+	config  *pgxpool.Config
+	table   pgx.Identifier
+	secrets redact.Secrets // the DSN's password, kept out of errors
+	pool    *pgxpool.Pool
 
 	// SQL built once from the table name.
 	createTable, createIndex, stage, insert, probe string
@@ -92,7 +93,10 @@ func (p *Postgres) Configure(meta pumps.Meta) error {
 		return fmt.Errorf("meta.batch_size: must be between 1 and 1000000, got %d", m.BatchSize)
 	}
 	cfg.MaxConns = 2 // Write is never concurrent; one spare for a reconnect
-	p.meta, p.config, p.table, p.password = m, cfg, table, cfg.ConnConfig.Password
+	p.meta, p.config, p.table = m, cfg, table
+	p.secrets = redact.Secrets{}
+	p.secrets.AddURLs(m.DSN)
+	p.secrets.Add(cfg.ConnConfig.Password)
 	p.buildSQL()
 	return nil
 }
@@ -271,11 +275,7 @@ var permanentClasses = map[string]bool{"22": true, "23": true, "42": true, "0A":
 // wrap adds what the sink was doing, classifies the error and keeps the
 // password out of its text.
 func (p *Postgres) wrap(action string, err error) error {
-	msg := "postgres: " + action + ": " + err.Error()
-	if len(p.password) >= 3 {
-		msg = strings.ReplaceAll(msg, p.password, "xxxxx")
-	}
-	out := error(&sinkError{msg: msg, err: err})
+	out := p.secrets.Error(fmt.Errorf("postgres: %s: %w", action, err))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 && permanentClasses[pgErr.Code[:2]] {
 		return pumps.Permanent(out)
@@ -295,16 +295,6 @@ func isCode(err error, codes ...string) bool {
 	}
 	return false
 }
-
-// sinkError keeps the cause for errors.As while showing a message with the
-// password removed.
-type sinkError struct {
-	msg string
-	err error
-}
-
-func (e *sinkError) Error() string { return e.msg }
-func (e *sinkError) Unwrap() error { return e.err }
 
 // Close releases the connections; every write is committed when Write
 // returns, so nothing is buffered.

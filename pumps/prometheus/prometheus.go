@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/pumps"
+	"github.com/pumpd/pump/server/limits"
 )
 
 //go:embed sample.yaml
@@ -147,14 +147,17 @@ func (p *Prometheus) Init(context.Context) error {
 	if err := reg.Register(p); err != nil {
 		return pumps.Permanent(fmt.Errorf("prometheus: register metrics: %w", err))
 	}
-	ln, err := net.Listen("tcp", p.cfg.ListenAddress)
+	// The same bounds as the daemon's own server: anyone who reaches the
+	// port may connect.
+	lim := limits.Default()
+	ln, err := lim.Listen(p.cfg.ListenAddress)
 	if err != nil {
 		return fmt.Errorf("prometheus: listen on %s: %w", p.cfg.ListenAddress, err)
 	}
 	p.addr = ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.Handle(p.cfg.Path, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	p.srv = lim.Server(mux)
 	p.done = make(chan error, 1)
 	go func() { p.done <- p.srv.Serve(ln) }()
 	return nil
