@@ -3,11 +3,9 @@ package storage
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,66 +13,72 @@ import (
 	"time"
 
 	"github.com/go-redis/redis/v8"
-
-	"github.com/pumpd/pump/config"
 )
 
-// NewClient returns a client for the topology cfg describes: a cluster with
-// enable-cluster, sentinel with master-name, else one server.
-func NewClient(cfg config.Redis) (redis.UniversalClient, error) {
-	addrs := []string(cfg.Addrs)
-	if len(addrs) == 0 {
-		addrs = []string{net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))}
+// Client is a connection to Redis in any topology.
+type Client = redis.UniversalClient
+
+// Options say how to reach the Redis that holds the analytics list.
+type Options struct {
+	// Addrs is the server (its first entry), the sentinels (with
+	// MasterName) or the cluster's seed nodes (with Cluster).
+	Addrs    []string
+	Username string
+	Password string
+	DB       int
+	// MasterName, when set, finds the master through the sentinels.
+	MasterName string
+	// Cluster treats Addrs as the seed nodes of a Redis Cluster.
+	Cluster bool
+	// TLS, when set, is the TLS client configuration of every connection.
+	TLS *tls.Config
+	// MaxActiveConns and MaxIdleConns bound the connection pool.
+	MaxActiveConns int
+	MaxIdleConns   int
+	// Timeout bounds each dial, read and write (0: 5 seconds).
+	Timeout time.Duration
+}
+
+// NewClient returns a client for the topology opts describe: a cluster with
+// Cluster, sentinel with MasterName, else one server.
+func NewClient(opts Options) (Client, error) {
+	if len(opts.Addrs) == 0 {
+		return nil, errors.New("redis: no address")
 	}
-	timeout := time.Duration(cfg.Timeout) * time.Second
+	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	var tlsConfig *tls.Config
-	if cfg.UseSSL {
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.SSLInsecureSkipVerify} //nolint:gosec // the operator's explicit choice
-		if cfg.SSLCAFile != "" {
-			pem, err := os.ReadFile(cfg.SSLCAFile)
-			if err != nil {
-				return nil, fmt.Errorf("redis: read ssl-ca-file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("redis: ssl-ca-file %s holds no PEM certificate", cfg.SSLCAFile)
-			}
-			tlsConfig.RootCAs = pool
-		}
-	}
-	poolSize := cfg.OptimisationMaxActive
+	poolSize := opts.MaxActiveConns
 	switch {
-	case cfg.EnableCluster:
-		opts := &redis.ClusterOptions{
-			Addrs: addrs, Username: cfg.Username, Password: cfg.Password,
-			PoolSize: poolSize, MinIdleConns: cfg.OptimisationMaxIdle,
+	case opts.Cluster:
+		c := &redis.ClusterOptions{
+			Addrs: opts.Addrs, Username: opts.Username, Password: opts.Password,
+			PoolSize: poolSize, MinIdleConns: opts.MaxIdleConns,
 			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
-			TLSConfig: tlsConfig,
+			TLSConfig: opts.TLS,
 			NewClient: newClusterNode,
 		}
-		opts.ClusterSlots = (&slotsLoader{seeds: addrs, node: redis.Options{
-			Username: cfg.Username, Password: cfg.Password,
+		c.ClusterSlots = (&slotsLoader{seeds: opts.Addrs, node: redis.Options{
+			Username: opts.Username, Password: opts.Password,
 			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
-			TLSConfig: tlsConfig, PoolSize: 1, MaxRetries: -1,
+			TLSConfig: opts.TLS, PoolSize: 1, MaxRetries: -1,
 		}}).load
-		return redis.NewClusterClient(opts), nil
-	case cfg.MasterName != "":
+		return redis.NewClusterClient(c), nil
+	case opts.MasterName != "":
 		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: cfg.MasterName, SentinelAddrs: addrs,
-			Username: cfg.Username, Password: cfg.Password, DB: cfg.Database,
-			PoolSize: poolSize, MinIdleConns: cfg.OptimisationMaxIdle,
+			MasterName: opts.MasterName, SentinelAddrs: opts.Addrs,
+			Username: opts.Username, Password: opts.Password, DB: opts.DB,
+			PoolSize: poolSize, MinIdleConns: opts.MaxIdleConns,
 			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
-			TLSConfig: tlsConfig,
+			TLSConfig: opts.TLS,
 		}), nil
 	default:
 		return redis.NewClient(&redis.Options{
-			Addr: addrs[0], Username: cfg.Username, Password: cfg.Password, DB: cfg.Database,
-			PoolSize: poolSize, MinIdleConns: cfg.OptimisationMaxIdle,
+			Addr: opts.Addrs[0], Username: opts.Username, Password: opts.Password, DB: opts.DB,
+			PoolSize: poolSize, MinIdleConns: opts.MaxIdleConns,
 			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
-			TLSConfig: tlsConfig,
+			TLSConfig: opts.TLS,
 		}), nil
 	}
 }

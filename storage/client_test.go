@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-redis/redis/v8"
 
-	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/internal/testutil"
 )
 
@@ -97,7 +96,7 @@ func TestParseCommandTable(t *testing.T) {
 // node after asking for the whole command table again).
 func TestClusterClientRoutesEveryCommandAgainstRedis7(t *testing.T) {
 	c := testutil.StartRedisCluster(t, 3)
-	client, err := NewClient(config.Redis{EnableCluster: true, Addrs: c.Addrs[:1], Timeout: 5})
+	client, err := NewClient(Options{Cluster: true, Addrs: c.Addrs[:1]})
 	if err != nil {
 		t.Fatal(err)
 	}

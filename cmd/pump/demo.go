@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/go-redis/redis/v8"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
@@ -22,6 +21,7 @@ import (
 	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/internal/logging"
 	"github.com/pumpd/pump/pump"
+	"github.com/pumpd/pump/storage"
 )
 
 // cmdDemo runs the real daemon against an in-process Redis that a producer
@@ -78,14 +78,20 @@ log: {level: info, format: console, output-paths: stderr}
 	if *duration > 0 {
 		stop = stopAfter(stop, *duration)
 	}
-	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	client, err := newRedisClient(cfg.Redis)
+	if err != nil {
+		fmt.Fprintf(stderr, "pump demo: %v\n", err)
+		return exitFailed
+	}
 	defer client.Close()
+	// The producer's side of the list: iam's servers RPUSH onto it.
+	list := storage.NewQueue(client, cfg.AnalyticsKey, "demo-producer", cfg.LeaseTTL.D())
 	ctx, cancel := context.WithCancel(context.Background())
 	var produced atomic.Int64
 	producerDone := make(chan struct{})
 	go func() {
 		defer close(producerDone)
-		produce(ctx, client, cfg.AnalyticsKey, *rate, &produced, log)
+		produce(ctx, list, *rate, &produced, log)
 	}()
 	// On Ctrl-C the producer stops first and the daemon gets one more tick
 	// to drain what is left, since the embedded Redis ends with the demo.
@@ -97,7 +103,7 @@ log: {level: info, format: console, output-paths: stderr}
 		fmt.Fprintln(stderr, "demo: producer stopped; draining what is left, then stopping (Ctrl-C again exits at once)")
 		deadline := time.Now().Add(time.Duration(cfg.PurgeDelay+3) * time.Second)
 		for time.Now().Before(deadline) {
-			if n, err := client.LLen(context.Background(), cfg.AnalyticsKey).Result(); err == nil && n == 0 {
+			if n, err := list.Len(context.Background(), list.Key()); err == nil && n == 0 {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -106,7 +112,7 @@ log: {level: info, format: console, output-paths: stderr}
 	}()
 
 	err = runDaemon(cfg, log, daemonStop)
-	left, _ := client.LLen(context.Background(), cfg.AnalyticsKey).Result()
+	left, _ := list.Len(context.Background(), list.Key())
 	rows := countCSVRows(csvDir) - rowsBefore
 	fmt.Fprintf(stdout, "demo: produced %d records; %d new rows in the CSV files under %s; %d left in Redis\n",
 		produced.Load(), rows, csvDir, left)
@@ -132,7 +138,7 @@ func stopAfter(stop <-chan struct{}, d time.Duration) <-chan struct{} {
 var demoUsers = []string{"peter", "maria", "ken", "admin", "ops-bot"}
 
 // produce RPUSHes records as iam's authorization server would.
-func produce(ctx context.Context, c *redis.Client, key string, rate int, n *atomic.Int64, log *zap.Logger) {
+func produce(ctx context.Context, list *storage.Queue, rate int, n *atomic.Int64, log *zap.Logger) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	perTick := max(rate/10, 1)
@@ -142,7 +148,7 @@ func produce(ctx context.Context, c *redis.Client, key string, rate int, n *atom
 			return
 		case <-tick.C:
 		}
-		vals := make([]any, 0, perTick)
+		vals := make([][]byte, 0, perTick)
 		for i := 0; i < perTick; i++ {
 			rec := demoRecord()
 			b, err := analytics.Encode(&rec)
@@ -154,7 +160,7 @@ func produce(ctx context.Context, c *redis.Client, key string, rate int, n *atom
 		}
 		// Not ctx: a push cancelled mid-flight may still land, and then the
 		// count would miss it.
-		if err := c.RPush(context.Background(), key, vals...).Err(); err != nil {
+		if err := list.Push(context.Background(), list.Key(), vals); err != nil {
 			log.Error("demo producer", zap.Error(err))
 			return
 		}
