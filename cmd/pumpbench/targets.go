@@ -20,7 +20,10 @@ type benchSink struct {
 	// typ is the sink type when name is not one (a fan-out line).
 	typ string
 	// slow sinks drain -slow-records records instead of -records.
-	slow  bool
+	slow bool
+	// redis holds extra keys of the pump's redis section, as entries of a
+	// YAML flow mapping ("optimisation-max-idle: 2000, ...").
+	redis string
 	setup func(e *env, n int) (*target, error)
 }
 
@@ -52,6 +55,9 @@ func skip(format string, args ...any) error { return skipError{fmt.Sprintf(forma
 // that ships in pumps/ (except the test-only faulty sink).
 var sinks = []benchSink{
 	{name: "dummy", setup: setupDummy},
+	// iam's documented production pool: the pump's memory must not grow
+	// with pool sizes it never fills.
+	{name: "dummy-iam-pool", typ: "dummy", redis: "optimisation-max-idle: 2000, optimisation-max-active: 4000", setup: setupDummy},
 	{name: "jsonl", setup: setupJSONL},
 	{name: "csv", setup: setupCSV},
 	{name: "stdout", setup: setupStdout},
