@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-redis/redis/v8"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/pumpd/pump/internal/testutil"
 	"github.com/pumpd/pump/pump"
