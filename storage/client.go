@@ -25,7 +25,10 @@ type Options struct {
 	Cluster bool
 	// TLS, when set, is the TLS client configuration of every connection.
 	TLS *tls.Config
-	// MaxActiveConns and MaxIdleConns bound the connection pool.
+	// MaxActiveConns caps the connections open at once (0: go-redis's
+	// default pool of 10 per CPU) and MaxIdleConns those kept idle (0: no
+	// cap). Both are caps: the pool dials a connection only when no idle
+	// one is free, so the client opens one per concurrent caller.
 	MaxActiveConns int
 	MaxIdleConns   int
 	// Timeout bounds each dial, read and write (0: 5 seconds).
@@ -47,12 +50,11 @@ func NewClient(opts Options) (Client, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	poolSize := opts.MaxActiveConns
 	switch {
 	case opts.Cluster:
 		return redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs: opts.Addrs, Username: opts.Username, Password: opts.Password,
-			PoolSize: poolSize, MinIdleConns: opts.MaxIdleConns,
+			PoolSize: opts.MaxActiveConns, MaxActiveConns: opts.MaxActiveConns, MaxIdleConns: opts.MaxIdleConns,
 			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
 			TLSConfig: opts.TLS, Protocol: resp2,
 		}), nil
@@ -60,14 +62,14 @@ func NewClient(opts Options) (Client, error) {
 		return redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: opts.MasterName, SentinelAddrs: opts.Addrs,
 			Username: opts.Username, Password: opts.Password, DB: opts.DB,
-			PoolSize: poolSize, MinIdleConns: opts.MaxIdleConns,
+			PoolSize: opts.MaxActiveConns, MaxActiveConns: opts.MaxActiveConns, MaxIdleConns: opts.MaxIdleConns,
 			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
 			TLSConfig: opts.TLS, Protocol: resp2,
 		}), nil
 	default:
 		return redis.NewClient(&redis.Options{
 			Addr: opts.Addrs[0], Username: opts.Username, Password: opts.Password, DB: opts.DB,
-			PoolSize: poolSize, MinIdleConns: opts.MaxIdleConns,
+			PoolSize: opts.MaxActiveConns, MaxActiveConns: opts.MaxActiveConns, MaxIdleConns: opts.MaxIdleConns,
 			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
 			TLSConfig: opts.TLS, Protocol: resp2,
 		}), nil
