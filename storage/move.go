@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/go-redis/redis/v8"
+	"github.com/redis/go-redis/v9"
 )
 
 // KEYS: src, dst. ARGV: n, first sha1, last sha1, count to dst, then the

@@ -14,7 +14,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/go-redis/redis/v8"
+	"github.com/redis/go-redis/v9"
 )
 
 // ErrLeaseLost means another instance holds the lease now (or it lapsed):
@@ -142,7 +142,8 @@ func (q *Queue) Peek(ctx context.Context, list string, offset, n int64) ([][]byt
 	}
 	out := make([][]byte, len(vals))
 	for i, v := range vals {
-		// go-redis hands back fresh strings; viewing their bytes in place
+		// go-redis reads each element into a fresh allocation of its own
+		// (proto.Reader.readStringReply, v9); viewing its bytes in place
 		// saves a copy of every record. The views are read-only (Go strings
 		// never change), which is what Record.Raw promises its readers.
 		out[i] = unsafe.Slice(unsafe.StringData(v), len(v))

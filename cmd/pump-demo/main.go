@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/go-redis/redis/v8"
+	"github.com/pumpd/pump/storage"
 	"github.com/spf13/pflag"
 
 	"github.com/pumpd/pump/analytics"
@@ -86,8 +86,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail("start the embedded Redis: %v", err)
 	}
 	defer mr.Close()
-	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	client, err := storage.NewClient(storage.Options{Addrs: []string{mr.Addr()}})
+	if err != nil {
+		return fail("%v", err)
+	}
 	defer client.Close()
+	list := storage.NewQueue(client, analytics.DefaultKey, "demo-producer", time.Minute)
 
 	csvDir, err := filepath.Abs(filepath.Join(*out, "csv"))
 	if err != nil {
@@ -110,7 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	producerDone := make(chan struct{})
 	go func() {
 		defer close(producerDone)
-		if err := produce(ctx, client, analytics.DefaultKey, *rate, &produced); err != nil {
+		if err := produce(ctx, list, *rate, &produced); err != nil {
 			fmt.Fprintf(stderr, "demo: producer stopped: %v\n", err)
 		}
 	}()
@@ -151,10 +155,10 @@ loop:
 				continue
 			}
 			stopping = true
-			go stopDemo(stderr, stopProducing, producerDone, client, pump, sigs)
+			go stopDemo(stderr, stopProducing, producerDone, list, pump, sigs)
 		case <-timeout:
 			stopping = true
-			go stopDemo(stderr, stopProducing, producerDone, client, pump, sigs)
+			go stopDemo(stderr, stopProducing, producerDone, list, pump, sigs)
 		}
 	}
 	stopProducing()
@@ -175,13 +179,13 @@ loop:
 // stopDemo stops the producer, gives the pump a few ticks to drain what is
 // left (the embedded Redis ends with the demo), then stops the pump as a
 // service manager would, with SIGTERM.
-func stopDemo(stderr io.Writer, stopProducing context.CancelFunc, producerDone <-chan struct{}, client *redis.Client, pump *exec.Cmd, sigs chan os.Signal) {
+func stopDemo(stderr io.Writer, stopProducing context.CancelFunc, producerDone <-chan struct{}, list *storage.Queue, pump *exec.Cmd, sigs chan os.Signal) {
 	stopProducing()
 	<-producerDone
 	fmt.Fprintln(stderr, "demo: producer stopped; the pump drains what is left, then stops (Ctrl-C again stops it at once)")
 	deadline := time.Now().Add((purgeDelay + 3) * time.Second)
 	for time.Now().Before(deadline) {
-		if n, err := client.LLen(context.Background(), analytics.DefaultKey).Result(); err == nil && n == 0 {
+		if n, err := list.Len(context.Background(), list.Key()); err == nil && n == 0 {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

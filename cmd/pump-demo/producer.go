@@ -10,16 +10,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-redis/redis/v8"
-
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/storage"
 )
 
 var demoUsers = []string{"peter", "maria", "ken", "admin", "ops-bot"}
 
 // produce RPUSHes records as iam's authorization server would, rate a
 // second, until ctx ends.
-func produce(ctx context.Context, c *redis.Client, key string, rate int, n *atomic.Int64) error {
+func produce(ctx context.Context, list *storage.Queue, rate int, n *atomic.Int64) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	perTick := max(rate/10, 1)
@@ -29,7 +28,7 @@ func produce(ctx context.Context, c *redis.Client, key string, rate int, n *atom
 			return nil
 		case <-tick.C:
 		}
-		vals := make([]any, 0, perTick)
+		vals := make([][]byte, 0, perTick)
 		for range perTick {
 			rec := demoRecord()
 			b, err := analytics.Encode(&rec)
@@ -40,7 +39,7 @@ func produce(ctx context.Context, c *redis.Client, key string, rate int, n *atom
 		}
 		// Not ctx: a push cancelled mid-flight may still land, and then the
 		// count would miss it.
-		if err := c.RPush(context.Background(), key, vals...).Err(); err != nil {
+		if err := list.Push(context.Background(), list.Key(), vals); err != nil {
 			return err
 		}
 		n.Add(int64(len(vals)))

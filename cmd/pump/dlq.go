@@ -35,7 +35,7 @@ func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitConfig
 	}
-	client, err := storage.NewClient(cfg.Redis)
+	client, err := newRedisClient(cfg.Redis)
 	if err != nil {
 		fmt.Fprintf(stderr, "pump: %v\n", err)
 		return exitFailed

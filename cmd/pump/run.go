@@ -122,7 +122,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	d.setOutputs(outputs)
 	d.registry.MustRegister(sinkMetrics{d})
 
-	client, err := storage.NewClient(cfg.Redis)
+	client, err := newRedisClient(cfg.Redis)
 	if err != nil {
 		return err
 	}

@@ -18,9 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-redis/redis/v8"
+	"github.com/redis/go-redis/v9"
 
-	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/internal/testutil"
 	"github.com/pumpd/pump/pump"
 	"github.com/pumpd/pump/storage"
@@ -121,7 +120,7 @@ func TestTopologyClusterDrainsWithEveryKeyInTheListsSlot(t *testing.T) {
 	c := testutil.StartRedisCluster(t, 3)
 	// The pump's own cluster client (go-redis's ClusterClient, set up as
 	// the pump sets it up).
-	cc, err := storage.NewClient(config.Redis{EnableCluster: true, Addrs: c.Addrs, Timeout: 5})
+	cc, err := storage.NewClient(storage.Options{Cluster: true, Addrs: c.Addrs})
 	if err != nil {
 		t.Fatal(err)
 	}

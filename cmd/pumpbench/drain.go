@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-redis/redis/v8"
+	"github.com/redis/go-redis/v9"
 )
 
 // pumpName is the pump's name in the benchmark's configuration, the label
@@ -52,8 +52,12 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 			names = append(names, fmt.Sprintf("%s%d", pumpName, i+1))
 		}
 	}
-	cfg := fmt.Sprintf("purge-delay: 1\nhealth-check-address: 127.0.0.1:%d\nredis: {host: 127.0.0.1, port: %d}\n%s"+
-		"log: {level: warn, output-paths: stderr}\npumps:\n", healthPort, port, extra)
+	redisKeys := ""
+	if b.redis != "" {
+		redisKeys = ", " + b.redis
+	}
+	cfg := fmt.Sprintf("purge-delay: 1\nhealth-check-address: 127.0.0.1:%d\nredis: {host: 127.0.0.1, port: %d%s}\n%s"+
+		"log: {level: warn, output-paths: stderr}\npumps:\n", healthPort, port, redisKeys, extra)
 	for i, name := range names {
 		cfg += fmt.Sprintf("  %s:\n    type: %s\n    meta: %s\n", name, typ, metas[i])
 		if t.filterExpr != "" {

@@ -14,9 +14,9 @@ import (
 	"syscall"
 	"time"
 
-	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/mongo"
-	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // ferretBinary is the FerretDB test server of internal/testenv/mongo (a
@@ -114,7 +114,7 @@ func setupMongo(e *env, _ int) (*target, error) {
 		count: func(string) (int, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			c, err := mongo.Connect(ctx, options.Client().ApplyURI(url))
+			c, err := mongo.Connect(options.Client().ApplyURI(url))
 			if err != nil {
 				return 0, err
 			}
@@ -133,7 +133,7 @@ func setupMongo(e *env, _ int) (*target, error) {
 func mongoLimit(url string, n int) (*limit, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	c, err := mongo.Connect(ctx, options.Client().ApplyURI(url))
+	c, err := mongo.Connect(options.Client().ApplyURI(url))
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,9 @@ type benchSink struct {
 	slow bool
 	// syncs: the line counts the pump's fdatasync calls (the file sinks).
 	syncs bool
+	// redis holds extra keys of the pump's redis section, as entries of a
+	// YAML flow mapping ("optimisation-max-idle: 2000, ...").
+	redis string
 	setup func(e *env, n int) (*target, error)
 }
 
@@ -60,6 +63,9 @@ func skip(format string, args ...any) error { return skipError{fmt.Sprintf(forma
 // that ships in pumps/ (except the test-only faulty sink).
 var sinks = []benchSink{
 	{name: "dummy", setup: setupDummy},
+	// iam's documented production pool: the pump's memory must not grow
+	// with pool sizes it never fills.
+	{name: "dummy-iam-pool", typ: "dummy", redis: "optimisation-max-idle: 2000, optimisation-max-active: 4000", setup: setupDummy},
 	{name: "jsonl", syncs: true, setup: setupJSONL},
 	{name: "csv", syncs: true, setup: setupCSV},
 	{name: "stdout", setup: setupStdout},

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-redis/redis/v8"
 	"github.com/pumpd/pump/analytics"
+	"github.com/redis/go-redis/v9"
 )
 
 // RecordID is the unique id a seeded record carries in its Conclusion, so

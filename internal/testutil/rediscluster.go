@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-redis/redis/v8"
+	"github.com/redis/go-redis/v9"
 )
 
 // ProcessOptions describe one redis-server process.
@@ -172,8 +172,7 @@ func lastLines(s string, n int) string {
 const ClusterSlots = 16384
 
 // RedisCluster is a Redis Cluster of masters without replicas. It offers no
-// cluster client: go-redis v8's own cannot read Redis 7's CLUSTER SLOTS;
-// tests use the pump's (storage.NewClient).
+// cluster client: tests use the pump's (storage.NewClient).
 type RedisCluster struct {
 	Nodes []*RedisProcess
 	// Addrs are the nodes' addresses, for a client's seed list; node i
@@ -333,11 +332,8 @@ func StartSentinel(t testing.TB, masterName string) *SentinelSet {
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Sentinel.Addr})
 	defer sc.Close()
 	Eventually(t, 30*time.Second, "the sentinel knows the replica", func() bool {
-		replicas, err := sc.Slaves(ctx, masterName).Result()
-		if err != nil || len(replicas) != 1 {
-			return false
-		}
-		return field(replicas[0], "flags") == "slave"
+		replicas, err := sc.Replicas(ctx, masterName).Result()
+		return err == nil && len(replicas) == 1 && replicas[0]["flags"] == "slave"
 	})
 	t.Cleanup(func() {
 		if s.client != nil {
@@ -345,19 +341,6 @@ func StartSentinel(t testing.TB, masterName string) *SentinelSet {
 		}
 	})
 	return s
-}
-
-// field reads one field of a SENTINEL REPLICAS entry (a flat list of
-// names and values).
-func field(entry any, name string) string {
-	kv, _ := entry.([]any)
-	for i := 0; i+1 < len(kv); i += 2 {
-		if k, _ := kv[i].(string); k == name {
-			v, _ := kv[i+1].(string)
-			return v
-		}
-	}
-	return ""
 }
 
 // Client returns a sentinel-aware client of the current master, shared by

@@ -3,7 +3,7 @@ package all
 import (
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/pumpd/pump/pumps"
 )

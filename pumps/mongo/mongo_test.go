@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/event"
-	"go.mongodb.org/mongo-driver/mongo"
-	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/internal/testutil"
@@ -72,7 +72,7 @@ func (w testLog) Write(p []byte) (int, error) {
 // reader is a plain driver client the tests check the database with.
 func reader(t *testing.T, f *FerretDB, db, coll string) *mongo.Collection {
 	t.Helper()
-	c, err := mongo.Connect(context.Background(), options.Client().ApplyURI(f.URL(db)))
+	c, err := mongo.Connect(options.Client().ApplyURI(f.URL(db)))
 	if err != nil {
 		t.Fatal(err)
 	}
