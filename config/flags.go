@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/pumpd/pump/internal/strict"
 )
@@ -57,6 +57,8 @@ var flagHelp = map[string]string{
 	"log.error-output-paths": "where the logger's own errors go",
 
 	"server.middlewares":              "HTTP middlewares by name, outermost first (pump plugins)",
+	"server.admin-routes":             "serve POST /-/reload (off a loopback address only with admin-auth)",
+	"server.pprof":                    "serve Go's profiles on /debug/pprof/ (off a loopback address only with admin-auth)",
 	"server.request-timeout":          "bound of one HTTP request, with the timeout middleware",
 	"server.cors.allowed-origins":     `origins browsers may read from: "*" or scheme://host[:port]`,
 	"server.cors.allowed-methods":     "methods cross-origin browsers may use",
