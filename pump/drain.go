@@ -294,7 +294,7 @@ func (p *Pump) trimWhenDone(abort context.Context, b *batch, mu *sync.Mutex, tri
 	if b.incomplete {
 		return errIncomplete
 	}
-	t := storage.Trim{List: p.queue.Key(), Batch: b.fp, DeadLetters: b.dead, Parked: b.parked, MaxLen: p.cfg.DeadLetterMaxLen}
+	t := storage.Trim{Seq: p.queue.NextSeq(), List: p.queue.Key(), Batch: b.fp, DeadLetters: b.dead, Parked: b.parked, MaxLen: p.cfg.DeadLetterMaxLen}
 	for attempt := 0; ; attempt++ {
 		mu.Lock()
 		err := p.queue.Apply(abort, t)
@@ -382,7 +382,7 @@ func (p *Pump) replayParked(hard context.Context, lease *leaseKeeper) {
 				out.parking.Store(true)
 				break
 			}
-			if err := p.queue.Apply(hard, storage.Trim{List: key, Batch: b.fp, DeadLetters: b.dead, MaxLen: p.cfg.DeadLetterMaxLen}); err != nil {
+			if err := p.queue.Apply(hard, storage.Trim{Seq: p.queue.NextSeq(), List: key, Batch: b.fp, DeadLetters: b.dead, MaxLen: p.cfg.DeadLetterMaxLen}); err != nil {
 				p.log.Warn("parked batch written but not trimmed; it will be written again", zap.String("pump", out.Name), zap.Error(err))
 				return
 			}

@@ -48,7 +48,7 @@ func TestClusterClientRoutesEveryCommandAgainstRedis7(t *testing.T) {
 			if err != nil || len(batch) != 2 {
 				t.Fatalf("peek %s: %d %v", key, len(batch), err)
 			}
-			if err := q.Apply(ctx, Trim{List: key, Batch: FingerprintOf(batch), DeadLetters: [][]byte{[]byte("dead")}}); err != nil {
+			if err := q.Apply(ctx, Trim{Seq: q.NextSeq(), List: key, Batch: FingerprintOf(batch), DeadLetters: [][]byte{[]byte("dead")}}); err != nil {
 				t.Fatalf("trim %s: %v", key, err)
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -58,9 +57,15 @@ func (q *Queue) DeadKey() string { return q.tagged("dead") }
 // ParkedKey is the list of records parked for pump.
 func (q *Queue) ParkedKey(pump string) string { return q.tagged("parked." + pump) }
 
-// trimMarkKey remembers the last applied trim, so a retried trim whose
-// reply was lost is not applied twice.
-func (q *Queue) trimMarkKey() string { return q.tagged("trimmed") }
+// trimMarksKey is a hash: holder token → the sequence number of its last
+// applied trim, so a retried trim whose reply was lost is never applied
+// twice. It has no TTL (a retry may come after a long partition); a new
+// holder clears it when it takes the lease, since no trim of an earlier
+// holder can apply after that.
+func (q *Queue) trimMarksKey() string { return q.tagged("trims") }
+
+// NextSeq numbers a new trim: one per batch, kept for all its retries.
+func (q *Queue) NextSeq() uint64 { return q.trims.Add(1) }
 
 // Token identifies this run in the lease.
 func (q *Queue) Token() string { return q.token }
@@ -68,6 +73,7 @@ func (q *Queue) Token() string { return q.token }
 // TTL is the lease's time to live.
 func (q *Queue) TTL() time.Duration { return q.ttl }
 
+// KEYS: lease, trim marks. ARGV: token, ttl ms.
 var acquireScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[1] then
@@ -76,13 +82,14 @@ if cur == ARGV[1] then
 end
 if cur then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
 return 1
 `)
 
 // Acquire takes the lease when it is free, or renews it when this instance
 // holds it. It reports whether this instance holds it now.
 func (q *Queue) Acquire(ctx context.Context) (bool, error) {
-	n, err := acquireScript.Run(ctx, q.client, []string{q.LeaseKey()}, q.token, q.ttl.Milliseconds()).Int()
+	n, err := acquireScript.Run(ctx, q.client, []string{q.LeaseKey(), q.trimMarksKey()}, q.token, q.ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis: acquire lease %s: %w", q.LeaseKey(), err)
 	}
@@ -109,8 +116,10 @@ func (q *Queue) Renew(ctx context.Context) error {
 	return nil
 }
 
+// KEYS: lease, trim marks. ARGV: token.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('HDEL', KEYS[2], ARGV[1])
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -118,7 +127,7 @@ return 0
 
 // Release gives the lease up so a standby takes over at once.
 func (q *Queue) Release(ctx context.Context) error {
-	if err := releaseScript.Run(ctx, q.client, []string{q.LeaseKey()}, q.token).Err(); err != nil {
+	if err := releaseScript.Run(ctx, q.client, []string{q.LeaseKey(), q.trimMarksKey()}, q.token).Err(); err != nil {
 		return fmt.Errorf("redis: release lease: %w", err)
 	}
 	return nil
@@ -184,6 +193,9 @@ func sha1hex(b []byte) string {
 // Trim is one batch's removal from the head of a list, with what goes to
 // the dead-letter and parked lists in the same step.
 type Trim struct {
+	// Seq identifies this trim among the holder's, from NextSeq: give a
+	// batch one Seq and keep it for every retry of its trim.
+	Seq         uint64
 	List        string
 	Batch       Fingerprint
 	DeadLetters [][]byte            // envelopes for DeadKey
@@ -193,12 +205,13 @@ type Trim struct {
 	MaxLen int64
 }
 
-// KEYS: list, lease, trim mark, dead, parked...
-// ARGV: token, ttl ms, trim id, n, first sha1, last sha1, max len, dead count,
+// KEYS: list, lease, trim marks, dead, parked...
+// ARGV: token, ttl ms, trim seq, n, first sha1, last sha1, max len, dead count,
 // then per parked key its count, then all elements in order.
 var trimScript = redis.NewScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
-if redis.call('GET', KEYS[3]) == ARGV[3] then return 2 end
+local last = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+if last >= tonumber(ARGV[3]) then return 2 end
 local n = tonumber(ARGV[4])
 if n > 0 then
   local first = redis.call('LINDEX', KEYS[1], 0)
@@ -220,7 +233,7 @@ for k = 1, #counts do
   if maxlen > 0 and counts[k] > 0 then redis.call('LTRIM', dest, -maxlen, -1) end
 end
 if n > 0 then redis.call('LTRIM', KEYS[1], n, -1) end
-redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 `)
@@ -228,16 +241,15 @@ return 1
 // Apply runs t atomically: it checks the lease is this instance's and the
 // head is the batch that was read, pushes the dead letters and parked
 // records, removes the batch and renews the lease. It returns ErrLeaseLost
-// or ErrHeadChanged when it must not, and removes nothing then. A retry
-// after a lost reply is recognised and not applied twice.
+// or ErrHeadChanged when it must not, and removes nothing then. Trims of
+// one holder apply in Seq order, and one whose Seq was applied already (a
+// retry after a lost reply, however late) is recognised and does nothing.
 func (q *Queue) Apply(ctx context.Context, t Trim) error {
-	id := q.token + "#" + strconv.FormatUint(q.trims.Add(1), 10)
-	return q.apply(ctx, t, id)
-}
-
-func (q *Queue) apply(ctx context.Context, t Trim, id string) error {
-	keys := []string{t.List, q.LeaseKey(), q.trimMarkKey(), q.DeadKey()}
-	args := []any{q.token, q.ttl.Milliseconds(), id, t.Batch.N, t.Batch.First, t.Batch.Last, t.MaxLen, len(t.DeadLetters)}
+	if t.Seq == 0 {
+		return fmt.Errorf("redis: trim of %s without a sequence number (NextSeq)", t.List)
+	}
+	keys := []string{t.List, q.LeaseKey(), q.trimMarksKey(), q.DeadKey()}
+	args := []any{q.token, q.ttl.Milliseconds(), t.Seq, t.Batch.N, t.Batch.First, t.Batch.Last, t.MaxLen, len(t.DeadLetters)}
 	pumpNames := slices.Sorted(maps.Keys(t.Parked))
 	for _, p := range pumpNames {
 		keys = append(keys, q.ParkedKey(p))
@@ -264,8 +276,8 @@ func (q *Queue) apply(ctx context.Context, t Trim, id string) error {
 			}
 			return nil
 		}
-		// The same id makes a retry safe even when the first try was applied
-		// and only its reply was lost.
+		// The same Seq makes a retry safe even when the first try was
+		// applied and only its reply was lost.
 		if ctx.Err() != nil || attempt >= 2 {
 			break
 		}

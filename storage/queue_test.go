@@ -108,7 +108,7 @@ func TestTrimRemovesOnlyWhatWasReadWhileHoldingTheLease(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.prepare(t, a, b)
-			err = a.Apply(ctx, Trim{List: a.Key(), Batch: FingerprintOf(batch)})
+			err = a.Apply(ctx, Trim{Seq: a.NextSeq(), List: a.Key(), Batch: FingerprintOf(batch)})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Apply = %v, want %v", err, tc.want)
 			}
@@ -128,6 +128,7 @@ func TestTrimPushesDeadLettersAndParkedRecordsInTheSameStep(t *testing.T) {
 	}
 	batch, _ := a.Peek(ctx, a.Key(), 0, 5)
 	err := a.Apply(ctx, Trim{
+		Seq:  a.NextSeq(),
 		List: a.Key(), Batch: FingerprintOf(batch),
 		DeadLetters: [][]byte{[]byte("dead-1")},
 		Parked:      map[string][][]byte{"mongo": {elems[1], elems[2]}, "csv": {elems[3]}},
@@ -151,23 +152,67 @@ func TestTrimPushesDeadLettersAndParkedRecordsInTheSameStep(t *testing.T) {
 func TestRetriedTrimIsNotAppliedTwice(t *testing.T) {
 	ctx := context.Background()
 	_, a, _ := newQueues(t)
-	// Two identical batches back to back: only the trim mark tells a retry
-	// from the next batch.
-	if err := a.Push(ctx, a.Key(), [][]byte{[]byte("x"), []byte("x"), []byte("x"), []byte("x")}); err != nil {
+	// Identical records back to back (a load generator, a producer's retry
+	// storm): the head's fingerprint matches the retry as well as the next
+	// batch, so only the trim's own number tells them apart.
+	x := []byte("x")
+	if err := a.Push(ctx, a.Key(), [][]byte{x, x, x, x, x, x}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := a.Acquire(ctx); !ok {
 		t.Fatal("no lease")
 	}
 	batch, _ := a.Peek(ctx, a.Key(), 0, 2)
-	tr := Trim{List: a.Key(), Batch: FingerprintOf(batch)}
-	for i := 0; i < 2; i++ { // the second call stands for a retry after a lost reply
-		if err := a.apply(ctx, tr, "same-id"); err != nil {
+	tr := Trim{Seq: a.NextSeq(), List: a.Key(), Batch: FingerprintOf(batch)}
+	// The second and third calls stand for the loop's retries after the
+	// first call ran but its reply was lost.
+	for i := 0; i < 3; i++ {
+		if err := a.Apply(ctx, tr); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if n, _ := a.Len(ctx, a.Key()); n != 4 {
+		t.Fatalf("%d left of 6, want 4: a retried trim removed records nobody read", n)
+	}
+	next := Trim{Seq: a.NextSeq(), List: a.Key(), Batch: FingerprintOf(batch)}
+	if err := a.Apply(ctx, next); err != nil {
+		t.Fatal(err)
+	}
 	if n, _ := a.Len(ctx, a.Key()); n != 2 {
-		t.Fatalf("%d left, want 2: the retry trimmed again", n)
+		t.Fatalf("%d left, want 2: the next batch's trim was taken for a retry", n)
+	}
+}
+
+func TestTrimMarksOutliveTheLeaseTTL(t *testing.T) {
+	ctx := context.Background()
+	r, a, b := newQueues(t)
+	if ok, _ := a.Acquire(ctx); !ok {
+		t.Fatal("no lease")
+	}
+	push(t, a, 2)
+	if err := a.Apply(ctx, Trim{Seq: a.NextSeq(), List: a.Key()}); err != nil {
+		t.Fatal(err)
+	}
+	// A mark that expired with the lease TTL would let a retry delayed by
+	// a long partition apply again while the keeper kept the lease alive.
+	if ttl, err := r.Client().TTL(ctx, a.trimMarksKey()).Result(); err != nil || ttl != -1 {
+		t.Fatalf("TTL of the trim marks = %v, %v; want none (-1)", ttl, err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.Acquire(ctx); !ok {
+		t.Fatal("b could not take the released lease")
+	}
+	if n, err := r.Client().HLen(ctx, a.trimMarksKey()).Result(); err != nil || n != 0 {
+		t.Fatalf("trim marks after a new holder took over: %d fields, %v; want none", n, err)
+	}
+}
+
+func TestApplyWantsASequenceNumber(t *testing.T) {
+	_, a, _ := newQueues(t)
+	if err := a.Apply(context.Background(), Trim{List: a.Key()}); err == nil {
+		t.Fatal("Apply without Seq succeeded")
 	}
 }
 
@@ -178,7 +223,7 @@ func TestDeadLetterCapDropsTheOldest(t *testing.T) {
 		t.Fatal("no lease")
 	}
 	for i := 0; i < 3; i++ {
-		err := a.Apply(ctx, Trim{List: a.Key(), DeadLetters: [][]byte{[]byte(fmt.Sprint("d", i))}, MaxLen: 2})
+		err := a.Apply(ctx, Trim{Seq: a.NextSeq(), List: a.Key(), DeadLetters: [][]byte{[]byte(fmt.Sprint("d", i))}, MaxLen: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
