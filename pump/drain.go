@@ -29,32 +29,25 @@ type batch struct {
 	dead       [][]byte
 	parked     map[string][][]byte
 	incomplete bool
+	abandoned  bool // a sink may still read records: keep b's JSON buffer out of reuse
 	pending    int
 	done       chan struct{}
 }
 
-func (b *batch) addDead(envelope []byte) {
-	b.mu.Lock()
-	b.dead = append(b.dead, envelope)
-	b.mu.Unlock()
-}
-
-func (b *batch) addParked(pump string, raws [][]byte) {
-	b.mu.Lock()
-	if b.parked == nil {
-		b.parked = map[string][][]byte{}
-	}
-	b.parked[pump] = raws
-	b.mu.Unlock()
-}
-
-// finish records one pump's end with b; the last one closes done.
-func (b *batch) finish(err error) {
+// finish records one pump's share of b; the last one closes done.
+func (b *batch) finish(out *Output, s *share) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err != nil {
-		b.incomplete = true
+	b.dead = append(b.dead, s.dead...)
+	if len(s.parked) > 0 {
+		if b.parked == nil {
+			b.parked = map[string][][]byte{}
+		}
+		b.parked[out.Name] = s.parked
+		out.Stats.Parked.Add(int64(len(s.parked)))
 	}
+	b.incomplete = b.incomplete || s.unfinished
+	b.abandoned = b.abandoned || s.abandoned
 	b.pending--
 	if b.pending == 0 {
 		close(b.done)
@@ -163,8 +156,12 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 		wg.Add(1)
 		go func(out *Output, in <-chan *batch) {
 			defer wg.Done()
+			pol := deliverPolicy{budget: out.Config.MaxRetryTime.D(), parkWhenDown: true}
 			for b := range in {
-				b.finish(p.deliver(abort, out, b))
+				s := out.newShare(b)
+				out.Stats.Filtered.Add(int64(len(b.records) - len(s.recs)))
+				p.deliver(abort, out, s, pol)
+				b.finish(out, s)
 			}
 		}(out, workers[i])
 	}
@@ -250,7 +247,9 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 			if trimErr != nil {
 				cancelAbort(trimErr)
 			} else {
-				p.recycle(b) // every pump is done with it
+				if !b.abandoned {
+					p.recycle(b) // every pump is done with it
+				}
 				p.inFlight.Add(-1)
 				st.batches++
 				st.records += len(b.raws)
@@ -355,40 +354,3 @@ func (p *Pump) logDrain(start time.Time, st drainStats, err error) {
 	}
 }
 
-// replayParked feeds each pump's parked list back to it, oldest first,
-// while it accepts writes; a pump that still fails keeps its list for the
-// next tick. It runs between drains, so no sink is written concurrently.
-func (p *Pump) replayParked(hard context.Context, lease *leaseKeeper) {
-	for _, out := range p.outputs {
-		key := p.queue.ParkedKey(out.Name)
-		for !lease.isLost() && hard.Err() == nil {
-			p.health.Beat() // a long replay is progress, not a stuck loop
-			elems, err := p.queue.Peek(hard, key, 0, int64(p.cfg.BatchSize))
-			if err != nil {
-				p.redisError(err)
-				return
-			}
-			if len(elems) == 0 {
-				break
-			}
-			b := p.decode(elems)
-			recs, _ := out.view(b)
-			wctx, cancel := context.WithTimeout(hard, out.Config.WriteTimeout())
-			err = out.write(wctx, recs)
-			cancel()
-			if err != nil {
-				p.log.Warn("parked records not replayed yet; pump still failing",
-					zap.String("pump", out.Name), zap.String("parked_list", key), zap.Error(err))
-				out.parking.Store(true)
-				break
-			}
-			if err := p.queue.Apply(hard, storage.Trim{Seq: p.queue.NextSeq(), List: key, Batch: b.fp, DeadLetters: b.dead, MaxLen: p.cfg.DeadLetterMaxLen}); err != nil {
-				p.log.Warn("parked batch written but not trimmed; it will be written again", zap.String("pump", out.Name), zap.Error(err))
-				return
-			}
-			out.Stats.Replayed.Add(int64(len(recs)))
-			out.Stats.Written.Add(int64(len(recs)))
-			p.log.Info("replayed parked records", zap.String("pump", out.Name), zap.Int("records", len(recs)))
-		}
-	}
-}

@@ -48,6 +48,8 @@ var (
 		"Records a pump refused for good; they went to the dead-letter list.", []string{"pump"}, nil)
 	descReplayed = prometheus.NewDesc("pump_records_replayed_total",
 		"Parked records replayed to their pump.", []string{"pump"}, nil)
+	descDown = prometheus.NewDesc("pump_pump_down",
+		"1 while a pump is down: its records are parked at once and the parked replay probes it with one write at a time.", []string{"pump"}, nil)
 	descBacklog = prometheus.NewDesc("pump_backlog_records",
 		"Length of the pump's Redis lists at scrape time: the main list, the dead-letter list and each parked list.", []string{"list", "pump"}, nil)
 	descInFlight = prometheus.NewDesc("pump_batches_in_flight",
@@ -65,7 +67,7 @@ var (
 // Describe implements prometheus.Collector.
 func (p *Pump) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRead, descUndecodable, descUntrimmed, descWritten, descFiltered,
-		descFilterProblems, descParked, descDead, descReplayed, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descRedisUp} {
+		descFilterProblems, descParked, descDead, descReplayed, descDown, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descRedisUp} {
 		ch <- d
 	}
 	p.metrics.writeDuration.Describe(ch)
@@ -93,6 +95,7 @@ func (p *Pump) Collect(ch chan<- prometheus.Metric) {
 		counter(descParked, out.Stats.Parked.Load(), out.Name)
 		counter(descDead, out.Stats.Dead.Load(), out.Name)
 		counter(descReplayed, out.Stats.Replayed.Load(), out.Name)
+		gauge(descDown, boolFloat(out.parking.Load()), out.Name)
 	}
 	gauge(descInFlight, float64(p.inFlight.Load()))
 	gauge(descHolder, boolFloat(p.health.Holder()))

@@ -3,7 +3,6 @@ package pump
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -36,17 +35,15 @@ type Output struct {
 	// pump's records are retried and parked like any failed write.
 	NeedsInit atomic.Bool
 	Stats     Stats
-}
 
-// write initialises the sink when it still needs it, then writes.
-func (out *Output) write(ctx context.Context, recs []analytics.Record) error {
-	if out.NeedsInit.Load() {
-		if err := out.Sink.Init(ctx); err != nil {
-			return fmt.Errorf("start pump %s: %w", out.Name, err)
-		}
-		out.NeedsInit.Store(false)
-	}
-	return out.Sink.Write(ctx, recs)
+	// busy is held by the one write of this sink running at a time: the
+	// drain's worker and the parked replay share the sink, and a write
+	// abandoned at its timeout keeps holding it until the sink returns.
+	busy     chan struct{}
+	busyOnce sync.Once
+	// reportedDown is set once "parked records not replayed yet" was
+	// logged, so it is logged once per outage, not every tick.
+	reportedDown atomic.Bool
 }
 
 // State says what the loop does with this pump now: "failing" while its
@@ -95,6 +92,8 @@ type Pump struct {
 	read, decodeFailed, untrimmed, inFlight atomic.Int64
 	acquisitions, lastDrain                 atomic.Int64
 	standbyLogged                           bool
+	// lease is kept between two Runs across a reload (see ErrReload).
+	lease *leaseKeeper
 }
 
 // New prepares the loop; nothing is read before Run.
@@ -142,19 +141,30 @@ func set(list []string) map[string]struct{} {
 // them could not be decoded, since start.
 func (p *Pump) Records() (read, undecodable int64) { return p.read.Load(), p.decodeFailed.Load() }
 
+// ErrStopDeadline is Run's answer when the shutdown timeout cut the stop
+// short: writes still running were abandoned and their batches left at the
+// head of the list for the next holder (delivered again, nothing lost).
+var ErrStopDeadline = errors.New("stop cut short by the shutdown timeout; unfinished batches stay at the head")
+
+// ErrReload is the cause to cancel Run's context with for a reload: Run
+// then keeps the lease (its keeper goes on renewing it) for the next Run,
+// so a standby cannot take over on "systemctl reload".
+var ErrReload = errors.New("stopped for a reload")
+
 // Run drains the list until ctx is cancelled (the stop signal), then lets
 // the batches in flight finish and be trimmed within the shutdown timeout,
-// and releases the lease. What cannot finish in time stays at the head of
-// the list for the next holder. It returns nil after a clean stop.
-func (p *Pump) Run(ctx context.Context) error {
+// and releases the lease, unless ctx was cancelled with ErrReload. What
+// cannot finish in time stays at the head of the list for the next holder.
+// It returns nil after a clean stop and ErrStopDeadline when the timeout
+// cut it short, whatever the sinks do.
+func (p *Pump) Run(ctx context.Context) (err error) {
 	// hard bounds the writes and trims still in flight after the stop.
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelHard()
-	grace := p.cfg.ShutdownTimeout.D()
+	var cut atomic.Bool
 	go func() {
 		select {
 		case <-ctx.Done():
-			t := time.AfterFunc(grace, cancelHard)
+			t := time.AfterFunc(p.cfg.ShutdownTimeout.D(), func() { cut.Store(true); cancelHard() })
 			<-hard.Done()
 			t.Stop()
 		case <-hard.Done():
@@ -162,35 +172,51 @@ func (p *Pump) Run(ctx context.Context) error {
 	}()
 	go p.watchRedis(ctx)
 
-	defer p.releaseLease()
-	interval := time.Duration(p.cfg.PurgeDelay) * time.Second
-	if interval <= 0 {
-		interval = 100 * time.Millisecond // purge-delay 0: drain continuously
-	}
 	beat := time.NewTicker(time.Second)
 	defer beat.Stop()
-	var lease *leaseKeeper
+	lease := p.lease
+	p.lease = nil
+	var replay *replayers
 	defer func() {
-		if lease != nil {
-			lease.stop()
+		if replay != nil {
+			replay.stop()
 		}
+		if lease != nil && !lease.isLost() && errors.Is(context.Cause(ctx), ErrReload) {
+			p.lease = lease // the next Run goes on with it
+		} else {
+			if lease != nil {
+				lease.stop()
+			}
+			p.releaseLease()
+		}
+		if cut.Load() {
+			err = ErrStopDeadline
+		}
+		cancelHard()
 	}()
 	for {
 		p.health.Beat()
 		if ctx.Err() != nil {
 			return nil
 		}
-		if lease == nil || lease.isLost() {
-			if lease != nil {
-				lease.stop()
-				lease = nil
-				p.health.SetHolder(false)
-				p.log.Warn("lost the drain lease; standing by", zap.String("key", p.queue.Key()))
+		if lease != nil && lease.isLost() {
+			if replay != nil {
+				replay.stop()
+				replay = nil
 			}
+			lease.stop()
+			lease = nil
+			p.health.SetHolder(false)
+			p.log.Warn("lost the drain lease; standing by", zap.String("key", p.queue.Key()))
+		}
+		if lease == nil {
 			lease = p.tryLease(ctx)
 		}
 		next := p.queue.TTL() / 4 // standby: poll for the lease
 		if lease != nil {
+			if replay == nil {
+				replay = p.startReplay(ctx, hard, lease)
+			}
 			err := p.drain(ctx, hard, lease)
 			switch {
 			case errors.Is(err, storage.ErrLeaseLost) || errors.Is(err, storage.ErrHeadChanged):
@@ -204,10 +230,7 @@ func (p *Pump) Run(ctx context.Context) error {
 			case err != nil && ctx.Err() == nil:
 				p.log.Error("drain failed", zap.Error(err))
 			}
-			if ctx.Err() == nil {
-				p.replayParked(hard, lease)
-			}
-			next = interval
+			next = p.interval()
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -410,81 +433,3 @@ func (out *Output) view(b *batch) ([]analytics.Record, []int) {
 	return recs, idx
 }
 
-// deliver writes one pump's share of b, retrying transient errors within
-// the pump's retry budget. Permanent rejections become dead letters; a
-// share that outlasts the budget is parked. It returns errIncomplete only
-// when hard ended first (the shutdown deadline or a lost lease).
-func (p *Pump) deliver(hard context.Context, out *Output, b *batch) error {
-	recs, idx := out.view(b)
-	out.Stats.Filtered.Add(int64(len(b.records) - len(recs)))
-	if len(recs) == 0 {
-		return nil
-	}
-	budget := out.Config.MaxRetryTime.D()
-	if out.parking.Load() {
-		budget = 0
-	}
-	deadline := time.Now().Add(budget)
-	for attempt := 0; ; attempt++ {
-		p.health.Beat()
-		wctx, cancel := context.WithTimeout(hard, out.Config.WriteTimeout())
-		began := time.Now()
-		err := out.write(wctx, recs)
-		p.metrics.writeDuration.WithLabelValues(out.Name).Observe(time.Since(began).Seconds())
-		cancel()
-		var rejected *pumps.RejectedError
-		switch {
-		case err == nil:
-			out.Stats.Written.Add(int64(len(recs)))
-			if out.parking.Swap(false) {
-				p.log.Info("pump writes again; parked records are replayed at the next tick", zap.String("pump", out.Name))
-			}
-			return nil
-		case errors.As(err, &rejected):
-			for _, rj := range rejected.Rejections {
-				if rj.Index >= 0 && rj.Index < len(idx) {
-					b.addDead(p.deadLetter(out.Name, rj.Err.Error(), b.raws[b.rawIdx[idx[rj.Index]]]))
-				}
-			}
-			out.Stats.Dead.Add(int64(len(rejected.Rejections)))
-			out.Stats.Written.Add(int64(len(recs) - len(rejected.Rejections)))
-			p.log.Warn("pump rejected records; dead-lettered", zap.String("pump", out.Name),
-				zap.Int("rejected", len(rejected.Rejections)), zap.Error(err))
-			return nil
-		case pumps.IsPermanent(err):
-			for _, i := range idx {
-				b.addDead(p.deadLetter(out.Name, err.Error(), b.raws[b.rawIdx[i]]))
-			}
-			out.Stats.Dead.Add(int64(len(recs)))
-			p.log.Error("pump refused the batch for good; dead-lettered", zap.String("pump", out.Name),
-				zap.Int("records", len(recs)), zap.Error(err))
-			return nil
-		case hard.Err() != nil:
-			return errIncomplete
-		}
-		wait := backoff(attempt)
-		if time.Now().Add(wait).After(deadline) {
-			raws := make([][]byte, len(idx))
-			for j, i := range idx {
-				raws[j] = b.raws[b.rawIdx[i]]
-			}
-			b.addParked(out.Name, raws)
-			out.Stats.Parked.Add(int64(len(raws)))
-			if !out.parking.Swap(true) || attempt > 0 {
-				p.log.Error("pump keeps failing; parking its records", zap.String("pump", out.Name),
-					zap.Int("records", len(raws)), zap.Int("attempts", attempt+1),
-					zap.String("parked_list", p.queue.ParkedKey(out.Name)), zap.Error(err))
-			}
-			return nil
-		}
-		p.log.Warn("pump write failed; retrying", zap.String("pump", out.Name),
-			zap.Int("records", len(recs)), zap.Int("attempt", attempt+1), zap.Duration("wait", wait), zap.Error(err))
-		if !sleep(hard, wait) {
-			return errIncomplete
-		}
-	}
-}
-
-func (p *Pump) deadLetter(pump, reason string, raw []byte) []byte {
-	return DeadLetter{Reason: reason, Pump: pump, Time: time.Now().UTC(), Key: p.queue.Key(), Raw: raw}.Encode()
-}

@@ -203,14 +203,16 @@ func TestDeliverClassifiesWhatTheSinkSays(t *testing.T) {
 			p := New(Options{Config: config.Default(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
 				Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
 			b := testBatch(t, "a", "b", "c")
-			if err := p.deliver(context.Background(), out, b); err != nil {
-				t.Fatalf("deliver: %v", err)
+			s := out.newShare(b)
+			p.deliver(context.Background(), out, s, deliverPolicy{budget: tc.budget})
+			if s.unfinished {
+				t.Fatal("deliver ended unfinished")
 			}
-			parked := len(b.parked["x"])
+			parked := len(s.parked)
 			if got := int(out.Stats.Written.Load()); got != tc.wantWritten {
 				t.Errorf("written %d, want %d", got, tc.wantWritten)
 			}
-			if got := len(b.dead) - 1; got != tc.wantDead { // minus the undecodable one
+			if got := len(s.dead); got != tc.wantDead {
 				t.Errorf("dead letters %d, want %d", got, tc.wantDead)
 			}
 			if parked != tc.wantPark {
@@ -230,11 +232,12 @@ func TestDeliverGivesUpAtTheShutdownDeadlineWithoutParking(t *testing.T) {
 		Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	b := testBatch(t, "a")
-	if err := p.deliver(ctx, out, b); !errors.Is(err, errIncomplete) {
-		t.Fatalf("deliver = %v, want errIncomplete", err)
+	s := out.newShare(testBatch(t, "a"))
+	p.deliver(ctx, out, s, deliverPolicy{budget: time.Minute})
+	if !s.unfinished {
+		t.Fatal("deliver finished after the shutdown deadline, want it unfinished")
 	}
-	if len(b.parked) != 0 {
+	if len(s.parked) != 0 {
 		t.Fatal("records parked at shutdown: they must stay at the head instead")
 	}
 }

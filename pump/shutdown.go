@@ -29,7 +29,9 @@ func (m *ShutdownManager) Register(name string, fn func(context.Context) error) 
 
 // Shutdown runs every callback in order, even after one fails or the
 // deadline passes (each gets a chance to release what it holds), and
-// returns all their errors.
+// returns all their errors. It returns by ctx's deadline whatever a
+// callback does: one still running then (a sink's Close stuck in the
+// kernel) is abandoned and reported.
 func (m *ShutdownManager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	callbacks := m.callbacks
@@ -37,7 +39,19 @@ func (m *ShutdownManager) Shutdown(ctx context.Context) error {
 	m.mu.Unlock()
 	var errs []error
 	for _, cb := range callbacks {
-		if err := cb.fn(ctx); err != nil {
+		done := make(chan error, 1)
+		go func() { done <- cb.fn(ctx) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			select {
+			case err = <-done:
+			default:
+				err = fmt.Errorf("abandoned at the shutdown deadline: %w", context.Cause(ctx))
+			}
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("shutdown %s: %w", cb.name, err))
 		}
 	}

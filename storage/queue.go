@@ -57,8 +57,9 @@ func (q *Queue) DeadKey() string { return q.tagged("dead") }
 // ParkedKey is the list of records parked for pump.
 func (q *Queue) ParkedKey(pump string) string { return q.tagged("parked." + pump) }
 
-// trimMarksKey is a hash: holder token → the sequence number of its last
-// applied trim, so a retried trim whose reply was lost is never applied
+// trimMarksKey is a hash: holder token and list → the sequence number of
+// the last trim applied to that list (each list's trims run in order, from
+// one goroutine), so a retried trim whose reply was lost is never applied
 // twice. It has no TTL (a retry may come after a long partition); a new
 // holder clears it when it takes the lease, since no trim of an earlier
 // holder can apply after that.
@@ -116,10 +117,9 @@ func (q *Queue) Renew(ctx context.Context) error {
 	return nil
 }
 
-// KEYS: lease, trim marks. ARGV: token.
+// KEYS: lease. ARGV: token.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('HDEL', KEYS[2], ARGV[1])
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -127,7 +127,7 @@ return 0
 
 // Release gives the lease up so a standby takes over at once.
 func (q *Queue) Release(ctx context.Context) error {
-	if err := releaseScript.Run(ctx, q.client, []string{q.LeaseKey(), q.trimMarksKey()}, q.token).Err(); err != nil {
+	if err := releaseScript.Run(ctx, q.client, []string{q.LeaseKey()}, q.token).Err(); err != nil {
 		return fmt.Errorf("redis: release lease: %w", err)
 	}
 	return nil
@@ -210,7 +210,8 @@ type Trim struct {
 // then per parked key its count, then all elements in order.
 var trimScript = redis.NewScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
-local last = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+local mark = ARGV[1] .. '|' .. KEYS[1]
+local last = tonumber(redis.call('HGET', KEYS[3], mark) or '0')
 if last >= tonumber(ARGV[3]) then return 2 end
 local n = tonumber(ARGV[4])
 if n > 0 then
@@ -233,7 +234,7 @@ for k = 1, #counts do
   if maxlen > 0 and counts[k] > 0 then redis.call('LTRIM', dest, -maxlen, -1) end
 end
 if n > 0 then redis.call('LTRIM', KEYS[1], n, -1) end
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[3], mark, ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 `)
@@ -242,7 +243,7 @@ return 1
 // head is the batch that was read, pushes the dead letters and parked
 // records, removes the batch and renews the lease. It returns ErrLeaseLost
 // or ErrHeadChanged when it must not, and removes nothing then. Trims of
-// one holder apply in Seq order, and one whose Seq was applied already (a
+// one holder to one list apply in Seq order, and one whose Seq was applied already (a
 // retry after a lost reply, however late) is recognised and does nothing.
 func (q *Queue) Apply(ctx context.Context, t Trim) error {
 	if t.Seq == 0 {

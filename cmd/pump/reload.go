@@ -28,7 +28,7 @@ var restartOnly = []string{"redis", "health-check-address", "health-check-path",
 // written and trimmed, so nothing is lost or written twice), changed and
 // removed pumps are flushed and closed, the new ones swapped in, and the
 // caller starts the loop again.
-func (d *daemon) applyReload(stopLoop context.CancelFunc, loopDone <-chan error) error {
+func (d *daemon) applyReload(stopLoop func(), loopDone <-chan error) error {
 	if d.reload == nil {
 		return errors.New("reload is not available")
 	}

@@ -62,6 +62,11 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		return c, err
 	}, reloads: reloads}
 	if err := d.run(stop); err != nil {
+		if errors.Is(err, pump.ErrStopDeadline) {
+			log.Warn("stopped at the shutdown timeout, not cleanly: exit status 1", zap.Error(err))
+			_ = log.Sync()
+			return exitFailed
+		}
 		log.Error("pump failed", zap.Error(err))
 		_ = log.Sync()
 		return exitFailed
@@ -158,7 +163,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	notify.send(sd.SdNotifyReady)
 
 	for {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancelCause(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- d.loop.Run(ctx) }()
 		var runErr error
@@ -171,17 +176,17 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 				notify.send(sd.SdNotifyStopping)
 				log.Info("stop signal: finishing the batches in flight (a second signal exits at once)",
 					zap.Duration("shutdown_timeout", cfg.ShutdownTimeout.D()))
-				cancel()
+				cancel(nil)
 				runErr = <-done
 				stopped = true
 				break wait
 			case runErr = <-done:
-				cancel()
+				cancel(nil)
 				stopped = true
 				break wait
 			case req := <-d.reloads:
 				notify.send(sd.SdNotifyReloading)
-				err := d.applyReload(cancel, done)
+				err := d.applyReload(func() { cancel(pump.ErrReload) }, done)
 				notify.send(sd.SdNotifyReady)
 				if req.reply != nil {
 					req.reply <- err
