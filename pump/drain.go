@@ -353,4 +353,3 @@ func (p *Pump) logDrain(start time.Time, st drainStats, err error) {
 		p.log.Info("drained", fields...)
 	}
 }
-

@@ -432,4 +432,3 @@ func (out *Output) view(b *batch) ([]analytics.Record, []int) {
 	}
 	return recs, idx
 }
-

@@ -223,4 +223,3 @@ func TestAReloadKeepsTheLease(t *testing.T) {
 		t.Fatalf("%d lines, want 500", n)
 	}
 }
-
