@@ -63,11 +63,13 @@ func (out *Output) write(ctx context.Context, recs []analytics.Record) error {
 type share struct {
 	recs []analytics.Record // the pump's view: filtered, details omitted
 	raws [][]byte           // the original bytes of each of recs
+	src  []int              // the batch's raws index of each of recs
 	// What the delivery did with them: written, dead-lettered (the
 	// envelopes), parked (their raws), or none of these when it ended
 	// unfinished (the stop deadline, a lost lease).
 	written    int
 	dead       [][]byte
+	deadSrc    []int // the batch's raws index of each of dead
 	parked     [][]byte
 	unfinished bool
 	abandoned  bool // a write was left running: recs must stay untouched
@@ -77,10 +79,12 @@ type share struct {
 func (out *Output) newShare(b *batch) *share {
 	recs, idx := out.view(b)
 	raws := make([][]byte, len(idx))
+	src := make([]int, len(idx))
 	for j, i := range idx {
-		raws[j] = b.raws[b.rawIdx[i]]
+		src[j] = b.rawIdx[i]
+		raws[j] = b.raws[src[j]]
 	}
-	return &share{recs: recs, raws: raws}
+	return &share{recs: recs, raws: raws, src: src}
 }
 
 // deliverPolicy says how hard to try before parking.
@@ -127,6 +131,7 @@ func (p *Pump) deliver(hard context.Context, out *Output, s *share, pol deliverP
 			for _, rj := range rejected.Rejections {
 				if rj.Index >= 0 && rj.Index < len(s.raws) {
 					s.dead = append(s.dead, p.deadLetter(out.Name, rj.Err.Error(), s.raws[rj.Index]))
+					s.deadSrc = append(s.deadSrc, s.src[rj.Index])
 					refused++
 				}
 			}
@@ -138,8 +143,9 @@ func (p *Pump) deliver(hard context.Context, out *Output, s *share, pol deliverP
 				zap.Int("rejected", refused), zap.Error(err))
 			return
 		case pumps.IsPermanent(err):
-			for _, raw := range s.raws {
+			for j, raw := range s.raws {
 				s.dead = append(s.dead, p.deadLetter(out.Name, err.Error(), raw))
+				s.deadSrc = append(s.deadSrc, s.src[j])
 			}
 			out.Stats.Dead.Add(int64(len(s.raws)))
 			p.log.Error("pump refused the batch for good; dead-lettered", zap.String("pump", out.Name),

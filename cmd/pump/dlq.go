@@ -2,15 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
-	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/pump"
 	"github.com/pumpd/pump/pumps"
@@ -26,7 +28,8 @@ func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("dlq "+sub, pflag.ContinueOnError)
 	path := config.AddFlags(fs)
 	limit := fs.Int64("limit", 0, "at most this many entries (0: all for replay, 20 for list)")
-	pumpName := fs.String("pump", "", "replay: write straight to this pump instead of the tail of the main list")
+	pumpName := fs.String("pump", "", "replay: only this pump's dead letters, written straight to it (else each letter goes to its pump's parked list)")
+	undecodable := fs.Bool("include-undecodable", false, "replay: also the letters no pump could decode")
 	yes := fs.Bool("yes", false, "drop: really delete every dead letter")
 	if code, stop := parseFlags(fs, args, stderr); stop {
 		return code
@@ -49,7 +52,7 @@ func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	case "list":
 		err = dlqList(ctx, q, *limit, stdout)
 	case "replay":
-		err = dlqReplay(ctx, cfg, q, *pumpName, *limit, stdout)
+		err = dlqReplay(ctx, cfg, q, pump.DeadReplay{Pump: *pumpName, IncludeUndecodable: *undecodable, Limit: *limit}, stdout, stderr)
 	case "drop":
 		if !*yes {
 			fmt.Fprintln(stderr, "pump: dlq drop deletes every dead letter for good; add --yes to do it")
@@ -112,79 +115,46 @@ func preview(b []byte) string {
 	return s
 }
 
-// dlqReplay moves dead letters back: to the tail of the main list, or
-// straight into one pump (entries it cannot take stay dead).
-func dlqReplay(ctx context.Context, cfg config.Config, q *storage.Queue, pumpName string, limit int64, w io.Writer) error {
-	var sink pumps.Sink
-	if pumpName != "" {
-		pc, ok := cfg.Pumps[pumpName]
+// dlqReplay replays dead letters: with pumpName, the letters of that pump
+// (and, asked, the undecodable ones) are written to it through the loop's
+// delivery path; without, each letter moves to the parked list of the pump
+// that refused it, for the running daemon to replay. Letters not taken stay
+// exactly where they are.
+func dlqReplay(ctx context.Context, cfg config.Config, q *storage.Queue, r pump.DeadReplay, w, stderr io.Writer) error {
+	var outputs []*pump.Output
+	for _, name := range slices.Sorted(maps.Keys(cfg.Pumps)) {
+		outputs = append(outputs, &pump.Output{Name: name, Config: cfg.Pumps[name]})
+	}
+	if r.Pump != "" {
+		pc, ok := cfg.Pumps[r.Pump]
 		if !ok {
-			return fmt.Errorf("no pump %q in the configuration", pumpName)
+			return fmt.Errorf("no pump %q in the configuration", r.Pump)
 		}
 		info, _ := pumps.Lookup(pc.Type)
-		sink = info.New()
+		sink := info.New()
 		if err := sink.Configure(pc.Meta); err != nil {
-			return err
+			return fmt.Errorf("pumps.%s: %w", r.Pump, err)
 		}
 		if err := sink.Init(ctx); err != nil {
-			return err
+			return fmt.Errorf("pump %s: start: %w", r.Pump, err)
 		}
 		defer sink.Close(context.Background())
-	}
-	total, err := q.Len(ctx, q.DeadKey())
-	if err != nil {
-		return err
-	}
-	if limit <= 0 || limit > total {
-		limit = total
-	}
-	var moved, kept int64
-	for done := int64(0); done < limit; {
-		entries, err := q.Peek(ctx, q.DeadKey(), 0, min(int64(cfg.BatchSize), limit-done))
-		if err != nil {
-			return err
-		}
-		if len(entries) == 0 {
-			break
-		}
-		var toMain, keep [][]byte
-		var recs []analytics.Record
-		for _, e := range entries {
-			d, err := pump.DecodeDeadLetter(e)
-			if err != nil {
-				keep = append(keep, e)
-				continue
-			}
-			if sink == nil {
-				toMain = append(toMain, d.Raw)
-				continue
-			}
-			rec, err := analytics.Decode(d.Raw)
-			if err != nil {
-				keep = append(keep, e)
-				continue
-			}
-			recs = append(recs, rec)
-		}
-		if sink != nil && len(recs) > 0 {
-			if err := sink.Write(ctx, recs); err != nil {
-				return fmt.Errorf("pump %s: %w", pumpName, err)
+		for _, out := range outputs {
+			if out.Name == r.Pump {
+				out.Sink = sink
 			}
 		}
-		if err := q.MoveHead(ctx, q.DeadKey(), storage.FingerprintOf(entries), q.Key(), toMain, keep); err != nil {
-			if errors.Is(err, storage.ErrHeadChanged) {
-				return fmt.Errorf("%w: another dlq command is running?", err)
-			}
-			return err
-		}
-		done += int64(len(entries))
-		moved += int64(len(entries) - len(keep))
-		kept += int64(len(keep))
 	}
-	dest := "the tail of " + q.Key()
-	if sink != nil {
-		dest = "pump " + pumpName
+	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()),
+		zapcore.AddSync(stderr), zap.WarnLevel))
+	loop := pump.New(pump.Options{Config: cfg, Queue: q, Outputs: outputs, Logger: log, Health: pump.NewHealth(time.Hour)})
+	rep, err := loop.ReplayDead(ctx, r)
+	if r.Pump != "" {
+		fmt.Fprintf(w, "replayed %d dead letters into pump %s; %d refused again (still dead, with the new reason), %d left out by its filters, %d not taken\n",
+			rep.Written, r.Pump, rep.Refused, rep.Filtered, rep.Skipped)
+	} else {
+		fmt.Fprintf(w, "moved %d dead letters to the parked lists of their pumps (undecodable ones to %s), replayed by the running daemon; %d not taken\n",
+			rep.Moved, q.Key(), rep.Skipped)
 	}
-	fmt.Fprintf(w, "replayed %d dead letters to %s; %d could not be and stay dead\n", moved, dest, kept)
-	return nil
+	return err
 }
