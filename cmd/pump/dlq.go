@@ -21,7 +21,7 @@ import (
 
 func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: pump dlq list [--limit N] | replay [--pump NAME] [--limit N] | drop --yes   (with -c FILE)")
+		fmt.Fprintln(stderr, "usage: pump dlq list [--limit N] | replay [--pump NAME] [--include-undecodable] [--limit N] | drop --yes   (with -c FILE)")
 		return exitConfig
 	}
 	sub, args := args[0], args[1:]
