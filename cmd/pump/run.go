@@ -48,7 +48,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	}
 	// Sinks that log use log/slog; send that through the same zap logger.
 	slog.SetDefault(slog.New(zapslog.NewHandler(log.Core())))
-	stop := pump.SetupSignalHandler()
+	stop := SetupSignalHandler()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	reloads := make(chan reloadRequest)
@@ -105,7 +105,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	log.Info("starting", zap.String("version", versionString()), zap.String("instance", cfg.InstanceID),
 		zap.Any("config", cfg.RedactedMap()))
 
-	var shutdown pump.ShutdownManager
+	var shutdown ShutdownManager
 	defer func() {
 		// Whatever started is stopped, also after a failed start.
 		ctx, cancel := context.WithTimeout(context.Background(), closeShare(cfg.ShutdownTimeout.D()))
