@@ -161,10 +161,11 @@ func (p *Pump) Run(ctx context.Context) (err error) {
 	// hard bounds the writes and trims still in flight after the stop.
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	var cut atomic.Bool
+	grace := p.cfg.ShutdownTimeout.D() // read now: a reload may Update cfg once Run returned
 	go func() {
 		select {
 		case <-ctx.Done():
-			t := time.AfterFunc(p.cfg.ShutdownTimeout.D(), func() { cut.Store(true); cancelHard() })
+			t := time.AfterFunc(grace, func() { cut.Store(true); cancelHard() })
 			<-hard.Done()
 			t.Stop()
 		case <-hard.Done():
