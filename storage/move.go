@@ -3,13 +3,11 @@ package storage
 import (
 	"context"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // KEYS: src, dst. ARGV: n, first sha1, last sha1, count to dst, then the
 // elements for dst, then those that go back to the tail of src.
-var moveHeadScript = redis.NewScript(`
+var moveHeadScript = newScript(`
 local n = tonumber(ARGV[1])
 local first = redis.call('LINDEX', KEYS[1], 0)
 local last = redis.call('LINDEX', KEYS[1], n - 1)

@@ -68,7 +68,7 @@ func (q *Queue) Token() string { return q.token }
 // TTL is the lease's time to live.
 func (q *Queue) TTL() time.Duration { return q.ttl }
 
-var acquireScript = redis.NewScript(`
+var acquireScript = newScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -89,7 +89,7 @@ func (q *Queue) Acquire(ctx context.Context) (bool, error) {
 	return n == 1, nil
 }
 
-var renewScript = redis.NewScript(`
+var renewScript = newScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
@@ -109,7 +109,7 @@ func (q *Queue) Renew(ctx context.Context) error {
 	return nil
 }
 
-var releaseScript = redis.NewScript(`
+var releaseScript = newScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
@@ -196,7 +196,7 @@ type Trim struct {
 // KEYS: list, lease, trim mark, dead, parked...
 // ARGV: token, ttl ms, trim id, n, first sha1, last sha1, max len, dead count,
 // then per parked key its count, then all elements in order.
-var trimScript = redis.NewScript(`
+var trimScript = newScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
 if redis.call('GET', KEYS[3]) == ARGV[3] then return 2 end
 local n = tonumber(ARGV[4])
