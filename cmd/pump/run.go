@@ -127,6 +127,9 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 		return err
 	}
 	queue := storage.NewQueue(client, cfg.AnalyticsKey, cfg.InstanceID, cfg.LeaseTTL.D())
+	queue.OnTakeover(func(dead string) {
+		log.Warn("took the drain lease over from a dead instance on this host, without waiting out its TTL", zap.String("dead_holder", dead))
+	})
 
 	health := pump.NewHealth(staleAfter(cfg))
 	srv, err := server.New(server.Options{
