@@ -62,6 +62,8 @@ var (
 		"When the last drain that emptied the list finished (Unix time).", nil, nil)
 	descRedisUp = prometheus.NewDesc("pump_redis_up",
 		"1 when the last Redis round trip succeeded, else 0.", nil, nil)
+	descUnreplicated = prometheus.NewDesc("pump_trims_unreplicated_total",
+		"Trims fewer replicas acknowledged than redis.wait-replicas within redis.wait-timeout: a failover may deliver them again.", nil, nil)
 	descRedisState = prometheus.NewDesc("pump_redis_state",
 		"1 for what the last Redis round trip said (ok, oom, readonly, loading, auth, redirect, unreachable, error), 0 for the others.", []string{"state"}, nil)
 )
@@ -69,7 +71,7 @@ var (
 // Describe implements prometheus.Collector.
 func (p *Pump) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRead, descUndecodable, descUntrimmed, descWritten, descFiltered,
-		descFilterProblems, descParked, descDead, descReplayed, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descRedisUp, descRedisState} {
+		descFilterProblems, descParked, descDead, descReplayed, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descRedisUp, descRedisState, descUnreplicated} {
 		ch <- d
 	}
 	p.metrics.writeDuration.Describe(ch)
@@ -104,6 +106,7 @@ func (p *Pump) Collect(ch chan<- prometheus.Metric) {
 	if t := p.lastDrain.Load(); t > 0 {
 		gauge(descLastDrain, float64(t)/1e9)
 	}
+	counter(descUnreplicated, int64(p.queue.UnreplicatedTrims()))
 	cond := p.health.RedisCondition()
 	gauge(descRedisUp, boolFloat(cond == storage.OK))
 	for _, c := range storage.Conditions {

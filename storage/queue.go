@@ -36,6 +36,7 @@ type Queue struct {
 	// identity is this process's hostIdentity ("" off Linux), also in token.
 	identity   string
 	onTakeover func(dead string)
+	replication
 }
 
 // NewQueue returns the queue for list key. owner names this instance in
@@ -296,7 +297,7 @@ func (q *Queue) apply(ctx context.Context, t Trim, id string) error {
 	var err error
 	for attempt := 0; ; attempt++ {
 		var n int
-		n, err = trimScript.Run(ctx, q.client, keys, args...).Int()
+		n, err = q.runTrim(ctx, keys, args...)
 		if err == nil {
 			switch n {
 			case -1:

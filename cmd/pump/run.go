@@ -127,6 +127,15 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 		return err
 	}
 	queue := storage.NewQueue(client, cfg.AnalyticsKey, cfg.InstanceID, cfg.LeaseTTL.D())
+	queue.SetWaitReplicas(cfg.Redis.WaitReplicas, cfg.Redis.WaitTimeout.D())
+	queue.OnReplication(func(ok bool, acked, want int) {
+		if ok {
+			log.Info("trims acknowledged by the replicas again", zap.Int("replicas", acked), zap.Int("wait-replicas", want))
+			return
+		}
+		log.Warn("trims not acknowledged by enough replicas within redis.wait-timeout: a failover now may deliver their batches again",
+			zap.Int("acknowledged", acked), zap.Int("wait-replicas", want), zap.Duration("wait-timeout", cfg.Redis.WaitTimeout.D()))
+	})
 	queue.OnTakeover(func(dead string) {
 		log.Warn("took the drain lease over from a dead instance on this host, without waiting out its TTL", zap.String("dead_holder", dead))
 	})
