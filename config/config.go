@@ -61,6 +61,11 @@ type Redis struct {
 	UseSSL                bool       `yaml:"use-ssl"`
 	SSLInsecureSkipVerify bool       `yaml:"ssl-insecure-skip-verify"`
 	SSLCAFile             string     `yaml:"ssl-ca-file"`
+	// WaitReplicas, when above 0, makes each trim wait (Redis's WAIT) until
+	// that many replicas acknowledged it or WaitTimeout passed, so that a
+	// failover does not undo trims and deliver their batches again.
+	WaitReplicas int      `yaml:"wait-replicas"`
+	WaitTimeout  Duration `yaml:"wait-timeout"`
 }
 
 // Pump is one configured sink, pumps.<name>.
@@ -277,6 +282,7 @@ func Default() Config {
 			OptimisationMaxIdle:   10,
 			OptimisationMaxActive: 50,
 			Timeout:               5,
+			WaitTimeout:           Duration(250 * time.Millisecond),
 		},
 		Log: Log{
 			Name:   "pump",

@@ -45,6 +45,8 @@ var flagHelp = map[string]string{
 	"redis.use-ssl":                  "connect to Redis over TLS",
 	"redis.ssl-insecure-skip-verify": "do not check Redis's TLS certificate",
 	"redis.ssl-ca-file":              "CA certificates (PEM) that sign Redis's TLS certificate",
+	"redis.wait-replicas":            "replicas each trim waits for (Redis WAIT), so a failover doubles less (0: off)",
+	"redis.wait-timeout":             "how long a trim waits for redis.wait-replicas",
 
 	"log.name":               "logger name",
 	"log.development":        "development logger (DPanic panics, stack traces from warn)",

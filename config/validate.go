@@ -111,6 +111,12 @@ func (r Redis) validate() []error {
 	if r.OptimisationMaxIdle < 0 {
 		errs = append(errs, fmt.Errorf("redis.optimisation-max-idle: must be 0 or more, got %d", r.OptimisationMaxIdle))
 	}
+	if r.WaitReplicas < 0 {
+		errs = append(errs, fmt.Errorf("redis.wait-replicas: must be 0 (off) or more, got %d", r.WaitReplicas))
+	}
+	if r.WaitReplicas > 0 && r.WaitTimeout.D() <= 0 {
+		errs = append(errs, fmt.Errorf("redis.wait-timeout: must be positive with redis.wait-replicas, got %v", r.WaitTimeout.D()))
+	}
 	if r.SSLCAFile != "" {
 		if _, err := os.Stat(r.SSLCAFile); err != nil {
 			errs = append(errs, fmt.Errorf("redis.ssl-ca-file: %w", err))

@@ -205,7 +205,7 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 				continue
 			}
 			attempt = 0
-			p.redisOK()
+			p.redisReadOK()
 			if len(elems) == 0 {
 				<-slots
 				return

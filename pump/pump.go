@@ -298,7 +298,7 @@ func (p *Pump) watchRedis(ctx context.Context) {
 		if err != nil {
 			p.redisError(err)
 		} else {
-			p.redisOK()
+			p.redisReadOK()
 		}
 		select {
 		case <-ctx.Done():
@@ -308,15 +308,31 @@ func (p *Pump) watchRedis(ctx context.Context) {
 	}
 }
 
+// redisError records what a failed command says about Redis, logging it
+// once when it begins (and again only when it turns into another one).
 func (p *Pump) redisError(err error) {
-	if p.health.SetRedisReachable(false) {
-		p.log.Error("redis unreachable; retrying", zap.Error(err))
+	c := storage.Classify(err)
+	if p.health.SetRedisCondition(c) != c {
+		p.log.Error(redisConditions[c].begins, zap.String("redis_state", c.String()), zap.Error(err))
 	}
 }
 
-func (p *Pump) redisOK() {
-	if p.health.SetRedisReachable(true) {
-		p.log.Info("redis reachable again")
+// redisOK records a write (or any command) that succeeded: whatever Redis
+// failed with has ended.
+func (p *Pump) redisOK() { p.redisEnded(false) }
+
+// redisReadOK records a read that succeeded: it ends every condition but
+// those that refuse only writes (out of memory, read-only), which a read
+// cannot tell gone; else the ping would end them every second.
+func (p *Pump) redisReadOK() { p.redisEnded(true) }
+
+func (p *Pump) redisEnded(read bool) {
+	cur := p.health.RedisCondition()
+	if cur == storage.OK || read && redisConditions[cur].needsWrite {
+		return
+	}
+	if p.health.SetRedisCondition(storage.OK) == cur {
+		p.log.Info(redisConditions[cur].ends, zap.String("redis_state", cur.String()))
 	}
 }
 

@@ -132,6 +132,18 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 		return err
 	}
 	queue := storage.NewQueue(client, cfg.AnalyticsKey, cfg.InstanceID, cfg.LeaseTTL.D())
+	queue.SetWaitReplicas(cfg.Redis.WaitReplicas, cfg.Redis.WaitTimeout.D())
+	queue.OnReplication(func(ok bool, acked, want int) {
+		if ok {
+			log.Info("trims acknowledged by the replicas again", zap.Int("replicas", acked), zap.Int("wait-replicas", want))
+			return
+		}
+		log.Warn("trims not acknowledged by enough replicas within redis.wait-timeout: a failover now may deliver their batches again",
+			zap.Int("acknowledged", acked), zap.Int("wait-replicas", want), zap.Duration("wait-timeout", cfg.Redis.WaitTimeout.D()))
+	})
+	queue.OnTakeover(func(dead string) {
+		log.Warn("took the drain lease over from a dead instance on this host, without waiting out its TTL", zap.String("dead_holder", dead))
+	})
 
 	health := pump.NewHealth(staleAfter(cfg))
 	srv, err := server.New(server.Options{
@@ -148,7 +160,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	// Then the server (probes say "stopping" until it goes), then Redis,
 	// after the loop released the lease.
 	shutdown.Register("http server", srv.Shutdown)
-	shutdown.Register("redis client", func(context.Context) error { return client.Close() })
+	shutdown.Register("redis client", closeRedisClient(log, client))
 	if err := srv.SelfCheck(startCtx); err != nil {
 		return err
 	}
@@ -322,4 +334,18 @@ func (d *daemon) setOutputs(outputs []*pump.Output) {
 	d.mu.Lock()
 	d.outputs = outputs
 	d.mu.Unlock()
+}
+
+// closeRedisClient closes the client at shutdown, after the loop released
+// the lease. Its error is only a warning: nothing is lost by then, and a
+// connection the client's pool already saw closed (after a Sentinel
+// failover, "use of closed network connection") must not turn a clean stop
+// into exit status 1, which systemd counts as a failure.
+func closeRedisClient(log *zap.Logger, client storage.Client) func(context.Context) error {
+	return func(context.Context) error {
+		if err := client.Close(); err != nil {
+			log.Warn("closing the redis client failed; the stop is clean all the same", zap.Error(err))
+		}
+		return nil
+	}
 }

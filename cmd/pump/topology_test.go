@@ -424,7 +424,7 @@ func TestTopologyACLUser(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out.jsonl")
 		d := testutil.WriteRedisConfig(t, base, topoJSONL(out), "")
 		p := testutil.StartPump(t, env, "-c", d.ConfigPath)
-		topoUnreachable(t, p, d, "WRONGPASS")
+		redisRefused(t, p, d, "redis refused the credentials (NOAUTH, WRONGPASS or NOPERM", "redis refused the credentials", "WRONGPASS")
 		topoStop(t, p)
 		if n := topoLen(t, c, key); n != 100 {
 			t.Fatalf("%d records in Redis, want all 100 untouched", n)
