@@ -176,6 +176,7 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 	// written. It stops at an empty read, at the stop signal or on abort.
 	go func() {
 		defer close(raw)
+		sz := newSizer(p.cfg.BatchSize, int64(p.cfg.BatchMaxBytes)) // bounds each slot in bytes too
 		for attempt := 0; ; {
 			select {
 			case slots <- struct{}{}:
@@ -189,8 +190,9 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 				return
 			}
 			mu.Lock()
-			elems, err := p.queue.Peek(abort, p.queue.Key(), readPos-trimmed, int64(p.cfg.BatchSize))
+			elems, err := p.queue.Peek(abort, p.queue.Key(), readPos-trimmed, sz.next())
 			if err == nil {
+				elems = sz.cut(elems)
 				readPos += int64(len(elems))
 			}
 			mu.Unlock()
@@ -361,13 +363,15 @@ func (p *Pump) logDrain(start time.Time, st drainStats, err error) {
 func (p *Pump) replayParked(hard context.Context, lease *leaseKeeper) {
 	for _, out := range p.outputs {
 		key := p.queue.ParkedKey(out.Name)
+		sz := newSizer(p.cfg.BatchSize, int64(p.cfg.BatchMaxBytes))
 		for !lease.isLost() && hard.Err() == nil {
 			p.health.Beat() // a long replay is progress, not a stuck loop
-			elems, err := p.queue.Peek(hard, key, 0, int64(p.cfg.BatchSize))
+			elems, err := p.queue.Peek(hard, key, 0, sz.next())
 			if err != nil {
 				p.redisError(err)
 				return
 			}
+			elems = sz.cut(elems)
 			if len(elems) == 0 {
 				break
 			}
