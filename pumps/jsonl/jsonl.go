@@ -76,6 +76,9 @@ func (j *JSONL) Write(_ context.Context, batch []analytics.Record) error {
 		}
 		return nil
 	})
+	if cap(j.buf) > pumps.MaxKeptBuffer {
+		j.buf = nil // one huge record's buffer goes with its batch
+	}
 	if err != nil {
 		return fmt.Errorf("jsonl: %w", err)
 	}
