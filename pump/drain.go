@@ -185,8 +185,10 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 			case <-abort.Done():
 				return
 			}
+			held := holdSlots(ctx, abort, slots, sz.room(window))
 			if ctx.Err() != nil || abort.Err() != nil {
 				<-slots
+				releaseSlots(slots, held)
 				return
 			}
 			mu.Lock()
@@ -196,6 +198,7 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 				readPos += int64(len(elems))
 			}
 			mu.Unlock()
+			releaseSlots(slots, held)
 			p.health.Beat()
 			if err != nil {
 				<-slots

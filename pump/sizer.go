@@ -1,5 +1,7 @@
 package pump
 
+import "context"
+
 // slowStart is how many records the first read of a drain asks for, before
 // the sizer has seen how big they are.
 const slowStart = 4
@@ -18,6 +20,9 @@ type sizer struct {
 	// costs memory, and a fall by halves, so one huge record does not leave
 	// the batches small for long.
 	perRecord int64
+	// ahead is the size of the record the last cut left at the head of
+	// the next read, 0 when nothing was cut.
+	ahead int64
 }
 
 func newSizer(maxRecords int, maxBytes int64) *sizer {
@@ -50,6 +55,10 @@ func (s *sizer) cut(elems [][]byte) [][]byte {
 			kept += int64(len(e))
 		}
 	}
+	s.ahead = 0
+	if keep < len(elems) {
+		s.ahead = int64(len(elems[keep]))
+	}
 	per := max(1, total/int64(len(elems)))
 	if per >= s.perRecord {
 		s.perRecord = per
@@ -58,4 +67,37 @@ func (s *sizer) cut(elems [][]byte) [][]byte {
 	}
 	clear(elems[keep:])
 	return elems[:keep:keep]
+}
+
+// room is how many slots of a window of window batches the next read must
+// hold besides its own: all of them when it starts with a record known to
+// be bigger than the budget, so that record is read into an empty window
+// rather than beside window-1 full batches.
+func (s *sizer) room(window int) int {
+	if s.ahead > s.maxBytes {
+		return window - 1
+	}
+	return 0
+}
+
+// holdSlots takes n more slots, or fewer when ctx or abort ends first, and
+// returns how many it took.
+func holdSlots(ctx, abort context.Context, slots chan struct{}, n int) int {
+	for held := 0; held < n; held++ {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return held
+		case <-abort.Done():
+			return held
+		}
+	}
+	return n
+}
+
+// releaseSlots gives back n slots.
+func releaseSlots(slots chan struct{}, n int) {
+	for range n {
+		<-slots
+	}
 }

@@ -120,3 +120,25 @@ func TestSizerSizesReadsFromTheBytesSeen(t *testing.T) {
 		})
 	}
 }
+
+func TestSizerReadsARecordOverTheBudgetIntoAnEmptyWindow(t *testing.T) {
+	cases := []struct {
+		name  string
+		reply []int
+		room  int
+	}{
+		{"nothing cut", []int{30, 30}, 0},
+		{"a record within the budget cut", []int{60, 60}, 0},
+		{"a record over the budget cut", []int{60, 500, 10}, 3},
+		{"the record over the budget read alone", []int{500, 10}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSizer(1000, 100)
+			s.cut(sizes(c.reply...))
+			if got := s.room(4); got != c.room {
+				t.Errorf("room(4) = %d, want %d", got, c.room)
+			}
+		})
+	}
+}
