@@ -103,6 +103,20 @@ func AppendJSONString(b []byte, s string) []byte {
 // jsonPiece is how much of a long string AppendJSONString escapes at once.
 const jsonPiece = 64 << 10
 
+// pieceCut is where the next piece of s ends: at most jsonPiece bytes, at
+// the start of a rune. A rune is at most 4 bytes: when the byte at the cut
+// continues one, that rune starts within the 3 before it, or it is no
+// valid rune and the cut changes nothing.
+func pieceCut(s string) int {
+	cut := min(len(s), jsonPiece)
+	for k := 1; cut < len(s) && !utf8.RuneStart(s[cut]) && k < utf8.UTFMax; k++ {
+		if utf8.RuneStart(s[cut-k]) {
+			return cut - k
+		}
+	}
+	return cut
+}
+
 // appendLongJSONString grows b once for s with its quotes and backslashes
 // escaped (what JSON text needs; the rarer escapes grow it further), then
 // escapes s a piece at a time, each cut at the start of a rune.
@@ -114,16 +128,7 @@ func appendLongJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, '"')
 	for len(s) > 0 {
-		cut := min(len(s), jsonPiece)
-		// A rune is at most 4 bytes: when the byte at cut continues one,
-		// that rune starts within the 3 before it, or it is no valid rune
-		// and the cut changes nothing.
-		for k := 1; cut < len(s) && !utf8.RuneStart(s[cut]) && k < utf8.UTFMax; k++ {
-			if utf8.RuneStart(s[cut-k]) {
-				cut -= k
-				break
-			}
-		}
+		cut := pieceCut(s)
 		n := len(b)
 		room := maxEscapedLen*cut + wordSlack
 		b = slices.Grow(b, room)
