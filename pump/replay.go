@@ -56,10 +56,14 @@ func (r *replayers) stop() {
 // empty list every interval.
 func (p *Pump) replayParked(ctx, hard context.Context, out *Output) {
 	key := p.queue.ParkedKey(out.Name)
+	sz := newSizer(p.cfg.BatchSize, int64(p.cfg.BatchMaxBytes))
 	failures := 0
 	for {
 		wait := p.interval()
-		elems, err := p.queue.Peek(hard, key, 0, int64(p.cfg.BatchSize))
+		elems, err := p.queue.Peek(hard, key, 0, sz.next())
+		if err == nil {
+			elems = sz.cut(elems)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return

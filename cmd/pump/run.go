@@ -48,6 +48,9 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	}
 	// Sinks that log use log/slog; send that through the same zap logger.
 	slog.SetDefault(slog.New(zapslog.NewHandler(log.Core())))
+	if limit, from := applyMemoryLimit(cfg.MemoryLimit); limit > 0 {
+		log.Info("memory limit", zap.String("limit", config.ByteSize(limit).String()), zap.String("from", from))
+	}
 	stop := SetupSignalHandler()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
