@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,10 @@ type Pump struct {
 	standbyLogged                           bool
 	// lease is kept between two Runs across a reload (see ErrReload).
 	lease *leaseKeeper
+	// causes are the kinds of cause already logged for the Redis condition
+	// now in force.
+	causesMu sync.Mutex
+	causes   map[string]bool
 }
 
 // New prepares the loop; nothing is read before Run.
@@ -312,9 +317,39 @@ func (p *Pump) watchRedis(ctx context.Context) {
 // once when it begins (and again only when it turns into another one).
 func (p *Pump) redisError(err error) {
 	c := storage.Classify(err)
+	kind := causeKind(err)
+	p.causesMu.Lock()
+	defer p.causesMu.Unlock()
 	if p.health.SetRedisCondition(c) != c {
+		p.causes = map[string]bool{kind: true}
+		p.log.Error(redisConditions[c].begins, zap.String("redis_state", c.String()), zap.Error(err))
+		return
+	}
+	// The same outage with another kind of cause (a timeout first, then
+	// the certificate the server showed) is said once more, so the line
+	// that names the real cause is never hidden behind the first one.
+	if !p.causes[kind] {
+		if p.causes == nil {
+			p.causes = map[string]bool{}
+		}
+		p.causes[kind] = true
 		p.log.Error(redisConditions[c].begins, zap.String("redis_state", c.String()), zap.Error(err))
 	}
+}
+
+// causeKind groups errors of one Redis condition by what an operator would
+// do about them.
+func causeKind(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
+		return "tls"
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "i/o timeout"):
+		return "timeout"
+	case strings.Contains(msg, "refused"):
+		return "refused"
+	}
+	return "other"
 }
 
 // redisOK records a write (or any command) that succeeded: whatever Redis
