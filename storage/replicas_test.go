@@ -37,7 +37,7 @@ func TestTrimsWaitForReplicasAndCountThoseNotAcknowledged(t *testing.T) {
 			t.Fatal(err)
 		}
 		batch, _ := q.Peek(ctx, q.Key(), 0, 2)
-		if err := q.Apply(ctx, Trim{List: q.Key(), Batch: FingerprintOf(batch), DeadLetters: batch[:1]}); err != nil {
+		if err := q.Apply(ctx, Trim{Seq: q.NextSeq(), List: q.Key(), Batch: FingerprintOf(batch), DeadLetters: batch[:1]}); err != nil {
 			t.Fatal(err)
 		}
 		if n, _ := q.Len(ctx, q.Key()); n != 0 {

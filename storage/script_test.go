@@ -55,7 +55,7 @@ func TestScriptsRunOnAFullRedis(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = q.Apply(ctx, Trim{List: q.Key(), Batch: FingerprintOf(batch),
+		err = q.Apply(ctx, Trim{Seq: q.NextSeq(), List: q.Key(), Batch: FingerprintOf(batch),
 			DeadLetters: batch[:1], Parked: map[string][][]byte{"p": batch[1:2]}})
 		if err != nil {
 			t.Fatalf("trim on a full Redis with %d left: %v (%v)", left, err, Classify(err))
