@@ -73,7 +73,7 @@ func TestBatchesStayWithinTheByteBudget(t *testing.T) {
 	cfg.Pumps = map[string]config.Pump{"rec": config.PumpDefaults()}
 	out := &Output{Name: "rec", Sink: sink, Config: cfg.Pumps["rec"]}
 	q := storage.NewQueue(r.Client(), analytics.DefaultKey, "bytes-test", 10*time.Second)
-	p := New(Options{Config: cfg, Queue: q, Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
+	p := New(Options{Settings: SettingsOf(cfg, 30*time.Second), Queue: q, Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
 	if ok, err := q.Acquire(ctx); !ok || err != nil {
 		t.Fatal("no lease", err)
 	}

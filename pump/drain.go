@@ -173,7 +173,7 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 	// written. It stops at an empty read, at the stop signal or on abort.
 	go func() {
 		defer close(raw)
-		sz := newSizer(p.cfg.BatchSize, int64(p.cfg.BatchMaxBytes)) // bounds each slot in bytes too
+		sz := newSizer(p.cfg.BatchSize, p.cfg.BatchMaxBytes) // bounds each slot in bytes too
 		for attempt := 0; ; {
 			select {
 			case slots <- struct{}{}:

@@ -65,9 +65,33 @@ type Stats struct {
 	Written, Filtered, Parked, Dead, Replayed atomic.Int64
 }
 
+// Settings are what the loop takes from the configuration.
+type Settings struct {
+	BatchSize        int           // records per read, at most
+	BatchMaxBytes    int64         // bytes per read, about (a bigger record goes alone)
+	ReadAhead        int           // batches in flight at once
+	Interval         time.Duration // between drains (purge-delay); the poll of an empty parked list too
+	Grace            time.Duration // for the batches in flight after the stop signal
+	DeadLetterMaxLen int64         // cap of the dead and parked lists (0: none)
+	OmitDetails      bool          // omit-detailed-recording for every pump
+}
+
+// SettingsOf takes the loop's settings from cfg; grace is its share of
+// the shutdown timeout.
+func SettingsOf(cfg config.Config, grace time.Duration) Settings {
+	interval := time.Duration(cfg.PurgeDelay) * time.Second
+	if interval <= 0 {
+		interval = 100 * time.Millisecond // purge-delay 0: drain continuously
+	}
+	return Settings{
+		BatchSize: cfg.BatchSize, BatchMaxBytes: int64(cfg.BatchMaxBytes), ReadAhead: cfg.ReadAhead,
+		Interval: interval, Grace: grace, DeadLetterMaxLen: cfg.DeadLetterMaxLen, OmitDetails: cfg.OmitDetailedRecording,
+	}
+}
+
 // Options configure a Pump.
 type Options struct {
-	Config  config.Config
+	Settings Settings
 	Queue   *storage.Queue
 	Outputs []*Output
 	Logger  *zap.Logger
@@ -76,7 +100,7 @@ type Options struct {
 
 // Pump drains one analytics list into its outputs.
 type Pump struct {
-	cfg     config.Config
+	cfg     Settings
 	queue   *storage.Queue
 	outputs []*Output
 	log     *zap.Logger
@@ -104,13 +128,13 @@ type Pump struct {
 // New prepares the loop; nothing is read before Run.
 func New(o Options) *Pump {
 	p := &Pump{queue: o.Queue, log: o.Logger, health: o.Health, metrics: newMetrics()}
-	p.Update(o.Config, o.Outputs)
+	p.Update(o.Settings, o.Outputs)
 	return p
 }
 
-// Update swaps the configuration and outputs (a reload). Call it only while
-// Run is not running.
-func (p *Pump) Update(cfg config.Config, outputs []*Output) {
+// Update swaps the settings and outputs (a reload). Call it only while Run
+// is not running.
+func (p *Pump) Update(cfg Settings, outputs []*Output) {
 	jsonWriters := 0
 	for _, out := range outputs {
 		out.usernames = set(out.Config.Filters.Usernames)
@@ -118,7 +142,7 @@ func (p *Pump) Update(cfg config.Config, outputs []*Output) {
 		if out.match.String() != out.Config.Filters.Expr { // a kept pump keeps its counts
 			out.match = filter.MustCompile(out.Config.Filters.Expr) // config.Validate compiled it already
 		}
-		out.omit = cfg.OmitDetailedRecording || out.Config.OmitDetailedRecording
+		out.omit = cfg.OmitDetails || out.Config.OmitDetailedRecording
 		// A pump that omits details writes other bytes and encodes its own.
 		if _, ok := out.Sink.(pumps.JSONWriter); ok && !out.omit {
 			jsonWriters++
@@ -166,7 +190,7 @@ func (p *Pump) Run(ctx context.Context) (err error) {
 	// hard bounds the writes and trims still in flight after the stop.
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	var cut atomic.Bool
-	grace := p.cfg.ShutdownTimeout.D() // read now: a reload may Update cfg once Run returned
+	grace := p.cfg.Grace // read now: a reload may Update cfg once Run returned
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -236,7 +260,7 @@ func (p *Pump) Run(ctx context.Context) (err error) {
 			case err != nil && ctx.Err() == nil:
 				p.log.Error("drain failed", zap.Error(err))
 			}
-			next = p.interval()
+			next = p.cfg.Interval
 		}
 		if ctx.Err() != nil {
 			return nil

@@ -170,7 +170,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	log.Info("serving probes", zap.String("health", srv.HealthURL()), zap.String("addr", srv.Addr()))
 	logRoutes(log, cfg.Server, srv)
 
-	d.loop = pump.New(pump.Options{Config: drainConfig(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
+	d.loop = pump.New(pump.Options{Settings: loopSettings(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
 	d.registry.MustRegister(d.loop)
 	health.SetStarted()
 	notify := systemdNotifier(log, health)
@@ -244,11 +244,11 @@ func closeShare(total time.Duration) time.Duration {
 	return min(5*time.Second, total/4)
 }
 
-// drainConfig gives the loop its share of the shutdown timeout.
-func drainConfig(cfg config.Config) config.Config {
+// loopSettings are the loop's settings, with its share of the shutdown
+// timeout: what closeShare leaves.
+func loopSettings(cfg config.Config) pump.Settings {
 	total := cfg.ShutdownTimeout.D()
-	cfg.ShutdownTimeout = config.Duration(total - closeShare(total))
-	return cfg
+	return pump.SettingsOf(cfg, total-closeShare(total))
 }
 
 // staleAfter is how long the loop may go without progress before liveness
