@@ -92,10 +92,10 @@ func SettingsOf(cfg config.Config, grace time.Duration) Settings {
 // Options configure a Pump.
 type Options struct {
 	Settings Settings
-	Queue   *storage.Queue
-	Outputs []*Output
-	Logger  *zap.Logger
-	Health  *Health
+	Queue    *storage.Queue
+	Outputs  []*Output
+	Logger   *zap.Logger
+	Health   *Health
 }
 
 // Pump drains one analytics list into its outputs.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // The admin routes through the real binary: off unless asked for, refused

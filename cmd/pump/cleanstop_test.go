@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // A clean stop exits 0 whatever Redis did before it: closing the Redis

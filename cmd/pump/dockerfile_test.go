@@ -1,3 +1,5 @@
+//go:build linux
+
 package main_test
 
 // No Docker engine runs here, so this is as far as the Dockerfile can be

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Fault injection: kill -9, SIGSTOP, Redis restarts and several instances,

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // A full Redis: maxmemory reached with noeviction, producers refused. The

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // The HTTP listeners' limits, measured on the real binary: unauthenticated

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // What the pump says about a failing Redis: the condition by its name in

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Log rotation under a running drain: the file sinks must follow the path

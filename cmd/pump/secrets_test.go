@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // No secret of any sink, of Redis or of the admin authentication appears

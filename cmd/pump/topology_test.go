@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // The Redis topologies beyond one plain server, each against real

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // redis.wait-replicas across a Sentinel failover: the trims the old master
