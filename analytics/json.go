@@ -128,14 +128,19 @@ func appendLongJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, '"')
 	for len(s) > 0 {
-		cut := pieceCut(s)
-		n := len(b)
-		room := maxEscapedLen*cut + wordSlack
-		b = slices.Grow(b, room)
-		b = b[:appendEscaped(b[:n+room], n, s[:cut])]
-		s = s[cut:]
+		b, s = appendPiece(b, s)
 	}
 	return append(b, '"')
+}
+
+// appendPiece escapes the first piece of s (cut at the start of a rune)
+// onto b and returns what is left of s.
+func appendPiece(b []byte, s string) ([]byte, string) {
+	cut := pieceCut(s)
+	n := len(b)
+	room := maxEscapedLen*cut + wordSlack
+	b = slices.Grow(b, room)
+	return b[:appendEscaped(b[:n+room], n, s[:cut])], s[cut:]
 }
 
 const (

@@ -2,7 +2,6 @@ package analytics
 
 import (
 	"io"
-	"slices"
 	"strconv"
 )
 
@@ -59,12 +58,7 @@ func (s *jsonStream) appendString(b []byte, str string) []byte {
 	}
 	b = append(b, '"')
 	for len(str) > 0 {
-		cut := pieceCut(str)
-		n := len(b)
-		room := maxEscapedLen*cut + wordSlack
-		b = slices.Grow(b, room)
-		b = b[:appendEscaped(b[:n+room], n, str[:cut])]
-		str = str[cut:]
+		b, str = appendPiece(b, str)
 		if len(b) >= jsonPiece {
 			if s.err == nil {
 				_, s.err = s.w.Write(b)
