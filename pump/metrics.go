@@ -60,6 +60,8 @@ var (
 		"Times this instance took the drain lease (at start, or taking over from another).", nil, nil)
 	descLastDrain = prometheus.NewDesc("pump_last_drain_timestamp_seconds",
 		"When the last drain that emptied the list finished (Unix time).", nil, nil)
+	descLastProgress = prometheus.NewDesc("pump_last_progress_timestamp_seconds",
+		"When the drain last moved (Unix time): a batch trimmed from the analytics list, or the list found empty. Stale means stuck, not busy.", nil, nil)
 	descRedisUp = prometheus.NewDesc("pump_redis_up",
 		"1 when the last Redis round trip succeeded, else 0.", nil, nil)
 )
@@ -67,7 +69,7 @@ var (
 // Describe implements prometheus.Collector.
 func (p *Pump) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRead, descUndecodable, descUntrimmed, descWritten, descFiltered,
-		descFilterProblems, descParked, descDead, descReplayed, descDown, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descRedisUp} {
+		descFilterProblems, descParked, descDead, descReplayed, descDown, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descLastProgress, descRedisUp} {
 		ch <- d
 	}
 	p.metrics.writeDuration.Describe(ch)
@@ -102,6 +104,9 @@ func (p *Pump) Collect(ch chan<- prometheus.Metric) {
 	counter(descAcquired, p.acquisitions.Load())
 	if t := p.lastDrain.Load(); t > 0 {
 		gauge(descLastDrain, float64(t)/1e9)
+	}
+	if t := p.lastProgress.Load(); t > 0 {
+		gauge(descLastProgress, float64(t)/1e9)
 	}
 	gauge(descRedisUp, boolFloat(!p.health.redisDown.Load()))
 

@@ -90,7 +90,7 @@ type Pump struct {
 	mu                                      sync.RWMutex
 	metrics                                 *metrics
 	read, decodeFailed, untrimmed, inFlight atomic.Int64
-	acquisitions, lastDrain                 atomic.Int64
+	acquisitions, lastDrain, lastProgress   atomic.Int64
 	standbyLogged                           bool
 	// lease is kept between two Runs across a reload (see ErrReload).
 	lease *leaseKeeper

@@ -206,10 +206,9 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 func (d *daemon) logTotals() {
 	read, undecodable := d.loop.Records()
 	fields := []zap.Field{zap.Int64("read", read), zap.Int64("dead_lettered_undecodable", undecodable)}
-	for _, out := range d.outputs {
-		fields = append(fields, zap.Int64("written."+out.Name, out.Stats.Written.Load()),
-			zap.Int64("parked."+out.Name, out.Stats.Parked.Load()))
-	}
+	fields = append(fields, pump.PumpsField(d.outputs, func(_ int, out *pump.Output) []zap.Field {
+		return []zap.Field{zap.Int64("written", out.Stats.Written.Load()), zap.Int64("parked", out.Stats.Parked.Load())}
+	}))
 	d.log.Info("loop stopped", fields...)
 }
 
