@@ -134,6 +134,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	queue := storage.NewQueue(client, cfg.AnalyticsKey, cfg.InstanceID, cfg.LeaseTTL.D())
 
 	health := pump.NewHealth(staleAfter(cfg))
+	health.PumpsDown = d.pumpsDown
 	srv, err := server.New(server.Options{
 		Addr: cfg.HealthCheckAddress, HealthPath: cfg.HealthCheckPath, Middlewares: cfg.Server.Middlewares, Settings: httpSettings(cfg.Server),
 		Prober: health, Registry: d.registry, Logger: log, Admin: d.adminRoutes(),
@@ -280,9 +281,10 @@ func (d *daemon) startOutputs(ctx context.Context, pumpsCfg map[string]config.Pu
 			d.log.Error("pump could not start; its records are retried and parked until it does",
 				zap.String("pump", name), zap.String("type", pc.Type), zap.Error(err))
 			out.NeedsInit.Store(true)
+		} else {
+			d.log.Info("pump ready", zap.String("pump", name), zap.String("type", pc.Type))
 		}
 		outputs = append(outputs, out)
-		d.log.Info("pump ready", zap.String("pump", name), zap.String("type", pc.Type))
 	}
 	return outputs, nil
 }
@@ -321,4 +323,12 @@ func (d *daemon) setOutputs(outputs []*pump.Output) {
 	d.mu.Lock()
 	d.outputs = outputs
 	d.mu.Unlock()
+}
+
+// pumpsDown names the current pumps that are down, for /readyz.
+func (d *daemon) pumpsDown() []string {
+	d.mu.Lock()
+	outputs := d.outputs
+	d.mu.Unlock()
+	return pump.DownNames(outputs)
 }
