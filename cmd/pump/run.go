@@ -24,6 +24,7 @@ import (
 
 	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/internal/logging"
+	"github.com/pumpd/pump/internal/statusline"
 	"github.com/pumpd/pump/pump"
 	"github.com/pumpd/pump/pumps"
 	"github.com/pumpd/pump/server"
@@ -41,10 +42,14 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	if !ok {
 		return exitConfig
 	}
-	log, err := logging.New(cfg.Log)
+	log, line, err := logging.NewWithStatus(cfg.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "pump: invalid configuration:\n  %v\n", err)
 		return exitConfig
+	}
+	if line != nil { // on a terminal: a live status line below the log
+		defer line.Close()
+		shareTerminal(line, cfg.Log.OutputPaths)
 	}
 	// Sinks that log use log/slog; send that through the same zap logger.
 	slog.SetDefault(slog.New(zapslog.NewHandler(log.Core())))
@@ -60,7 +65,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	d := &daemon{cfg: cfg, log: log, reload: func() (config.Config, error) {
 		c, _, err := config.Load(src)
 		return c, err
-	}, reloads: reloads}
+	}, reloads: reloads, statusLine: line}
 	if err := d.run(stop); err != nil {
 		if errors.Is(err, pump.ErrStopDeadline) {
 			log.Warn("stopped at the shutdown timeout, not cleanly: exit status 1", zap.Error(err))
@@ -86,6 +91,8 @@ type daemon struct {
 	log     *zap.Logger
 	reload  func() (config.Config, error) // nil: no reload
 	reloads chan reloadRequest
+	// statusLine, when not nil, is redrawn with the loop's progress.
+	statusLine *statusline.Line
 
 	registry *prometheus.Registry
 	loop     *pump.Pump
@@ -158,6 +165,11 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 
 	d.loop = pump.New(pump.Options{Config: drainConfig(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
 	d.registry.MustRegister(d.loop)
+	if d.statusLine != nil {
+		statusCtx, stopStatus := context.WithCancel(context.Background())
+		defer stopStatus()
+		go d.showStatus(statusCtx, d.statusLine, queue)
+	}
 	health.SetStarted()
 	notify := systemdNotifier(log, health)
 	defer notify.stop()
