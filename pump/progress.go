@@ -92,13 +92,22 @@ func (r *progress) log(from, to counts) {
 		fields = append(fields, zap.Int64("backlog", n))
 		if rate > 0 {
 			eta := time.Duration(float64(n) / rate * float64(time.Second))
-			fields = append(fields, zap.Duration("eta", eta.Round(time.Second)))
+			fields = append(fields, zap.Duration("eta", roundETA(eta)))
 		}
 	}
 	fields = append(fields, PumpsField(r.p.outputs, func(i int, _ *Output) []zap.Field {
 		return []zap.Field{zap.Int64("written", to.written[i]-from.written[i])}
 	}), zap.Duration("window", to.at.Sub(from.at).Round(time.Millisecond)))
 	r.p.log.Info("draining", fields...)
+}
+
+// roundETA keeps an estimate readable: whole seconds, tenths below 10s
+// (rounded to seconds, 0.4s left would read "0s").
+func roundETA(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 // pumpField is one pump in a log line's "pumps" array. Its keys are the
