@@ -19,10 +19,11 @@ const statusEvery = 250 * time.Millisecond
 // when standard output is the terminal the line is drawn on, so a record
 // never lands on the line's text. Call it before the pumps are made.
 func shareTerminal(line *statusline.Line, logTo []string) {
-	if line == nil || len(logTo) != 1 || logTo[0] != "stderr" {
-		return // the line is on stdout itself, and the log goes through it
-	}
-	if statusline.SameTerminal(os.Stdout, os.Stderr) {
+	switch {
+	case line == nil || len(logTo) != 1:
+	case logTo[0] == "stdout": // the line is on stdout itself
+		stdout.Output = line
+	case statusline.SameTerminal(os.Stdout, os.Stderr):
 		stdout.Output = line.Through(os.Stdout)
 	}
 }
