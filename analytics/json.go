@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -82,8 +83,13 @@ func appendRFC3339Nano(b []byte, t time.Time) []byte {
 // text themselves: a quote or backslash every few bytes and little else to
 // escape. So s is written into room reserved for it at once, as much as
 // the longest escapes could take, word by word, without an append (and its
-// capacity check) per escape or per run between two escapes.
+// capacity check) per escape or per run between two escapes. A string
+// longer than jsonPiece is written a piece at a time, so the room reserved
+// beyond what it takes is a piece's worst case, not six times the string.
 func AppendJSONString(b []byte, s string) []byte {
+	if len(s) > jsonPiece {
+		return appendLongJSONString(b, s)
+	}
 	n := len(b)
 	room := 1 + maxEscapedLen*len(s) + wordSlack
 	b = slices.Grow(b, room)
@@ -92,6 +98,44 @@ func AppendJSONString(b []byte, s string) []byte {
 	b[n] = '"'
 	b[j] = '"'
 	return b
+}
+
+// jsonPiece is how much of a long string AppendJSONString escapes at once.
+const jsonPiece = 64 << 10
+
+// pieceCut is where the next piece of s ends: at most jsonPiece bytes, at
+// the start of a rune. A rune is at most 4 bytes: when the byte at the cut
+// continues one, that rune starts within the 3 before it, or it is no
+// valid rune and the cut changes nothing.
+func pieceCut(s string) int {
+	cut := min(len(s), jsonPiece)
+	for k := 1; cut < len(s) && !utf8.RuneStart(s[cut]) && k < utf8.UTFMax; k++ {
+		if utf8.RuneStart(s[cut-k]) {
+			return cut - k
+		}
+	}
+	return cut
+}
+
+// appendLongJSONString grows b once for s with its quotes and backslashes
+// escaped (what JSON text needs; the rarer escapes grow it further), then
+// escapes s a piece at a time, each cut at the start of a rune.
+func appendLongJSONString(b []byte, s string) []byte {
+	const pieceRoom = maxEscapedLen*jsonPiece + wordSlack
+	if cap(b)-len(b) < 2*len(s)+pieceRoom { // else the (reused) buffer holds it: no need to count
+		need := len(s) + strings.Count(s, `"`) + strings.Count(s, `\`) + 2
+		b = slices.Grow(b, need+pieceRoom)
+	}
+	b = append(b, '"')
+	for len(s) > 0 {
+		cut := pieceCut(s)
+		n := len(b)
+		room := maxEscapedLen*cut + wordSlack
+		b = slices.Grow(b, room)
+		b = b[:appendEscaped(b[:n+room], n, s[:cut])]
+		s = s[cut:]
+	}
+	return append(b, '"')
 }
 
 const (

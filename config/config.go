@@ -32,6 +32,12 @@ type Config struct {
 	BatchSize int `yaml:"batch-size"`
 	// ReadAhead is how many batches may be in flight at once.
 	ReadAhead int `yaml:"read-ahead"`
+	// BatchMaxBytes bounds one batch in bytes as BatchSize does in records:
+	// a read stops near it, and a larger record is a batch of its own.
+	BatchMaxBytes ByteSize `yaml:"batch-max-bytes"`
+	// MemoryLimit is the Go runtime's soft memory limit (0: none);
+	// GOMEMLIMIT, when set, wins.
+	MemoryLimit ByteSize `yaml:"memory-limit"`
 	// ShutdownTimeout bounds the graceful stop.
 	ShutdownTimeout Duration `yaml:"shutdown-timeout"`
 	// LeaseTTL is how long the drain lease lives without renewal: a crashed
@@ -64,6 +70,11 @@ type Redis struct {
 	UseSSL                bool       `yaml:"use-ssl"`
 	SSLInsecureSkipVerify bool       `yaml:"ssl-insecure-skip-verify"`
 	SSLCAFile             string     `yaml:"ssl-ca-file"`
+	// WaitReplicas, when above 0, makes each trim wait (Redis's WAIT) until
+	// that many replicas acknowledged it or WaitTimeout passed, so that a
+	// failover does not undo trims and deliver their batches again.
+	WaitReplicas int      `yaml:"wait-replicas"`
+	WaitTimeout  Duration `yaml:"wait-timeout"`
 }
 
 // Pump is one configured sink, pumps.<name>.
@@ -280,6 +291,7 @@ func Default() Config {
 			OptimisationMaxIdle:   10,
 			OptimisationMaxActive: 50,
 			Timeout:               5,
+			WaitTimeout:           Duration(250 * time.Millisecond),
 		},
 		Log: Log{
 			Name:   "pump",
@@ -294,6 +306,8 @@ func Default() Config {
 		AnalyticsKey:    analytics.DefaultKey,
 		BatchSize:       1000,
 		ReadAhead:       4,
+		BatchMaxBytes:   8 << 20,
+		MemoryLimit:     96 << 20,
 		ShutdownTimeout: Duration(30 * time.Second),
 		LeaseTTL:        Duration(10 * time.Second),
 		Server: Server{

@@ -105,6 +105,7 @@ func TestBadConfigurationsNameTheKey(t *testing.T) {
 		"bad-duration":             `shutdown-timeout: want a duration such as 30s, or a number of seconds, got "forever"`,
 		"unknown-middleware":       `server.middlewares[1]: unknown middleware "loger" (did you mean "logger"?)`,
 		"zero-batch":               `batch-size: must be between 1 and 100000, got 0`,
+		"wait-replicas-no-timeout": `redis.wait-timeout: must be positive with redis.wait-replicas, got 0s`,
 		"filter-expr-unknown-name": `pumps.csv.filters.expr: line 1, column 21: unknown name usr; known: timestamp, username, effect, conclusion, request, policies, deciders, expireAt`,
 		"filter-expr-syntax":       `pumps.alerts.filters.expr: line 2, column 21: unexpected token Operator("==")`,
 		"admin-routes-on-the-network": `server.admin-routes: would serve POST /-/reload to the network on 0.0.0.0:7070 without authentication: ` +

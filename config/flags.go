@@ -26,6 +26,8 @@ var flagHelp = map[string]string{
 	"analytics-key":           "Redis list to drain",
 	"batch-size":              "records per read and per write",
 	"read-ahead":              "batches in flight at once",
+	"batch-max-bytes":         "bytes per read and per write at most (8MiB, 512KiB, ...); a larger record goes alone",
+	"memory-limit":            "the Go runtime's soft memory limit (96MiB, ...; 0: none); GOMEMLIMIT wins",
 	"shutdown-timeout":        "bound of the graceful stop",
 	"lease-ttl":               "how long the drain lease lives without renewal",
 	"instance-id":             "name of this instance in the lease and logs (default: host name and pid)",
@@ -46,6 +48,8 @@ var flagHelp = map[string]string{
 	"redis.use-ssl":                  "connect to Redis over TLS",
 	"redis.ssl-insecure-skip-verify": "do not check Redis's TLS certificate",
 	"redis.ssl-ca-file":              "CA certificates (PEM) that sign Redis's TLS certificate",
+	"redis.wait-replicas":            "replicas each trim waits for (Redis WAIT), so a failover doubles less (0: off)",
+	"redis.wait-timeout":             "how long a trim waits for redis.wait-replicas",
 
 	"log.name":               "logger name",
 	"log.development":        "development logger (DPanic panics, stack traces from warn)",
@@ -123,7 +127,10 @@ func defaultOf(v reflect.Value, key string) reflect.Value {
 	return v
 }
 
-var durationType = reflect.TypeOf(Duration(0))
+var (
+	durationType = reflect.TypeOf(Duration(0))
+	byteSizeType = reflect.TypeOf(ByteSize(0))
+)
 
 func addKeyFlag(fs *pflag.FlagSet, key string, t reflect.Type, def reflect.Value) {
 	help := flagHelp[key]
@@ -134,6 +141,9 @@ func addKeyFlag(fs *pflag.FlagSet, key string, t reflect.Type, def reflect.Value
 	case t == durationType:
 		d := Duration(def.Int())
 		fs.Var((*durationFlag)(&d), key, help)
+	case t == byteSizeType:
+		b := ByteSize(def.Int())
+		fs.Var((*byteSizeFlag)(&b), key, help)
 	case t.Kind() == reflect.String:
 		fs.String(key, def.String(), help)
 	case t.Kind() == reflect.Bool:

@@ -48,6 +48,12 @@ func (c *Config) Validate() error {
 	if c.ReadAhead < 1 || c.ReadAhead > 64 {
 		bad("read-ahead", "must be between 1 and 64 batches, got %d", c.ReadAhead)
 	}
+	if c.BatchMaxBytes < 1<<10 || c.BatchMaxBytes > 1<<30 {
+		bad("batch-max-bytes", "must be between 1KiB and 1GiB, got %v", c.BatchMaxBytes)
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < 16<<20 {
+		bad("memory-limit", "must be 0 (no limit) or at least 16MiB, got %v", c.MemoryLimit)
+	}
 	if c.ShutdownTimeout.D() <= 0 {
 		bad("shutdown-timeout", "must be positive, got %v", c.ShutdownTimeout.D())
 	}
@@ -113,6 +119,12 @@ func (r Redis) validate() []error {
 	}
 	if r.OptimisationMaxIdle < 0 {
 		errs = append(errs, fmt.Errorf("redis.optimisation-max-idle: must be 0 or more, got %d", r.OptimisationMaxIdle))
+	}
+	if r.WaitReplicas < 0 {
+		errs = append(errs, fmt.Errorf("redis.wait-replicas: must be 0 (off) or more, got %d", r.WaitReplicas))
+	}
+	if r.WaitReplicas > 0 && r.WaitTimeout.D() <= 0 {
+		errs = append(errs, fmt.Errorf("redis.wait-timeout: must be positive with redis.wait-replicas, got %v", r.WaitTimeout.D()))
 	}
 	if r.SSLCAFile != "" {
 		if _, err := os.Stat(r.SSLCAFile); err != nil {

@@ -172,8 +172,7 @@ func (p *Pump) deliver(hard context.Context, out *Output, s *share, pol deliverP
 // park sets s aside in out's parked list and marks out down, logging the
 // first parking of an outage with the error that caused it.
 func (p *Pump) park(out *Output, s *share, attempts int, err error) {
-	s.parked = s.raws
-	out.Stats.Parked.Add(int64(len(s.raws)))
+	s.parked = s.raws // counted in Stats.Parked once trimmed into the parked list
 	if !out.parking.Swap(true) {
 		p.log.Error("pump is down; parking its records until a replay write succeeds", zap.String("pump", out.Name),
 			zap.Int("records", len(s.raws)), zap.Int("attempts", attempts),

@@ -2,6 +2,27 @@
 // reads the head in bounded batches several at a time, decodes them, fans
 // each batch out to every configured sink and trims it from Redis only when
 // all of them have it (or it was parked or dead-lettered with the reason).
-// It also holds what stopping needs: the signal handler, the shutdown
-// manager and the health state the HTTP probes report.
+//
+// The path of one batch (drain.go):
+//
+//	reader ──▶ decoder ──▶ one worker per pump ──▶ trimmer
+//	LRANGE     decode,     deliver (deliver.go):    in read order, once every
+//	at the     shared      written / refused (dead) pump is done: one script
+//	offset     JSON        / transient (retry, park) trims, dead-letters, parks
+//
+// Beside the drain, one replayer per pump (replay.go) feeds its parked list
+// back to it through the same delivery path; for a pump that is down it is
+// the probe, one write at a time, while the drain parks that pump's share at
+// once. pump dlq replay --pump uses the same path too (deadreplay.go).
+//
+// Three signals stop the work, from the gentlest:
+//   - ctx (the stop signal, or a reload): stop reading; what is in flight
+//     is written and trimmed;
+//   - hard (the shutdown deadline): writes still running are abandoned and
+//     their batches stay at the head of the list; Run says ErrStopDeadline;
+//   - abort (a lost lease or a refused trim): stop everything now, trim
+//     nothing more, stand by.
+//
+// The health state the HTTP probes report lives here too (health.go); the
+// process concerns (signals, the shutdown manager) are cmd/pump's.
 package pump

@@ -174,6 +174,7 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 	// written. It stops at an empty read, at the stop signal or on abort.
 	go func() {
 		defer close(raw)
+		sz := newSizer(p.cfg.BatchSize, p.cfg.BatchMaxBytes) // bounds each slot in bytes too
 		for attempt := 0; ; {
 			select {
 			case slots <- struct{}{}:
@@ -182,16 +183,20 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 			case <-abort.Done():
 				return
 			}
+			held := holdSlots(ctx, abort, slots, sz.room(window))
 			if ctx.Err() != nil || abort.Err() != nil {
 				<-slots
+				releaseSlots(slots, held)
 				return
 			}
 			mu.Lock()
-			elems, err := p.queue.Peek(abort, p.queue.Key(), readPos-trimmed, int64(p.cfg.BatchSize))
+			elems, err := p.queue.Peek(abort, p.queue.Key(), readPos-trimmed, sz.next())
 			if err == nil {
+				elems = sz.cut(elems)
 				readPos += int64(len(elems))
 			}
 			mu.Unlock()
+			releaseSlots(slots, held)
 			p.health.Beat()
 			if err != nil {
 				<-slots
@@ -206,7 +211,7 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 				continue
 			}
 			attempt = 0
-			p.redisOK()
+			p.redisReadOK()
 			if len(elems) == 0 {
 				<-slots
 				return

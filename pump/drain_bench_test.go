@@ -24,7 +24,7 @@ func BenchmarkDrain(b *testing.B) {
 	sink := &dummy.Dummy{}
 	out := &Output{Name: "d", Sink: sink, Config: cfg.Pumps["d"]}
 	q := storage.NewQueue(r.Client(), analytics.DefaultKey, "bench", 10*time.Second)
-	p := New(Options{Config: cfg, Queue: q, Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
+	p := New(Options{Settings: SettingsOf(cfg, 30*time.Second), Queue: q, Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
 	ctx := context.Background()
 	if ok, err := q.Acquire(ctx); !ok || err != nil {
 		b.Fatal("no lease", err)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pumpd/pump/storage"
 )
 
 // metrics are the loop's self-metrics; counters that the loop already keeps
@@ -64,12 +66,16 @@ var (
 		"When the drain last moved (Unix time): a batch trimmed from the analytics list, or the list found empty. Stale means stuck, not busy.", nil, nil)
 	descRedisUp = prometheus.NewDesc("pump_redis_up",
 		"1 when the last Redis round trip succeeded, else 0.", nil, nil)
+	descUnreplicated = prometheus.NewDesc("pump_trims_unreplicated_total",
+		"Trims fewer replicas acknowledged than redis.wait-replicas within redis.wait-timeout: a failover may deliver them again.", nil, nil)
+	descRedisState = prometheus.NewDesc("pump_redis_state",
+		"1 for what the last Redis round trip said (ok, oom, readonly, loading, auth, redirect, unreachable, error), 0 for the others.", []string{"state"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (p *Pump) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRead, descUndecodable, descUntrimmed, descWritten, descFiltered,
-		descFilterProblems, descParked, descDead, descReplayed, descDown, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descLastProgress, descRedisUp} {
+		descFilterProblems, descParked, descDead, descReplayed, descDown, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descLastProgress, descRedisUp, descRedisState, descUnreplicated} {
 		ch <- d
 	}
 	p.metrics.writeDuration.Describe(ch)
@@ -108,7 +114,12 @@ func (p *Pump) Collect(ch chan<- prometheus.Metric) {
 	if t := p.lastProgress.Load(); t > 0 {
 		gauge(descLastProgress, float64(t)/1e9)
 	}
-	gauge(descRedisUp, boolFloat(!p.health.redisDown.Load()))
+	counter(descUnreplicated, int64(p.queue.UnreplicatedTrims()))
+	cond := p.health.RedisCondition()
+	gauge(descRedisUp, boolFloat(cond == storage.OK))
+	for _, c := range storage.Conditions {
+		gauge(descRedisState, boolFloat(c == cond), c.String())
+	}
 
 	// Lengths are read live, briefly: a scrape must not hang on Redis.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -28,7 +28,7 @@ type progress struct {
 // startProgress starts the reporter of one drain; it returns nil when
 // progress-interval is 0. Stop it when the drain ends.
 func (p *Pump) startProgress() *progress {
-	every := p.cfg.ProgressInterval.D()
+	every := p.cfg.ProgressInterval
 	if every <= 0 {
 		return nil
 	}

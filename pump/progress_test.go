@@ -54,7 +54,7 @@ func TestLongDrainLogsProgressWithStablePumpKeys(t *testing.T) {
 	outs := []*Output{{Name: "free", Sink: &dummy.Dummy{}, Config: pc}, {Name: "held", Sink: held, Config: pc}}
 	core, logs := observer.New(zapcore.InfoLevel)
 	q := storage.NewQueue(r.Client(), analytics.DefaultKey, "progress", 10*time.Second)
-	p := New(Options{Config: cfg, Queue: q, Outputs: outs, Logger: zap.New(core), Health: NewHealth(time.Hour)})
+	p := New(Options{Settings: SettingsOf(cfg, 30*time.Second), Queue: q, Outputs: outs, Logger: zap.New(core), Health: NewHealth(time.Hour)})
 	ctx := context.Background()
 	if ok, err := q.Acquire(ctx); !ok || err != nil {
 		t.Fatal("no lease", err)

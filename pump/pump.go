@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,18 +65,44 @@ type Stats struct {
 	Written, Filtered, Parked, Dead, Replayed atomic.Int64
 }
 
+// Settings are what the loop takes from the configuration.
+type Settings struct {
+	BatchSize        int           // records per read, at most
+	BatchMaxBytes    int64         // bytes per read, about (a bigger record goes alone)
+	ReadAhead        int           // batches in flight at once
+	Interval         time.Duration // between drains (purge-delay); the poll of an empty parked list too
+	Grace            time.Duration // for the batches in flight after the stop signal
+	DeadLetterMaxLen int64         // cap of the dead and parked lists (0: none)
+	OmitDetails      bool          // omit-detailed-recording for every pump
+	ProgressInterval time.Duration // a "draining" line this often while a drain runs (0: none)
+}
+
+// SettingsOf takes the loop's settings from cfg; grace is its share of
+// the shutdown timeout.
+func SettingsOf(cfg config.Config, grace time.Duration) Settings {
+	interval := time.Duration(cfg.PurgeDelay) * time.Second
+	if interval <= 0 {
+		interval = 100 * time.Millisecond // purge-delay 0: drain continuously
+	}
+	return Settings{
+		BatchSize: cfg.BatchSize, BatchMaxBytes: int64(cfg.BatchMaxBytes), ReadAhead: cfg.ReadAhead,
+		Interval: interval, Grace: grace, DeadLetterMaxLen: cfg.DeadLetterMaxLen, OmitDetails: cfg.OmitDetailedRecording,
+		ProgressInterval: cfg.ProgressInterval.D(),
+	}
+}
+
 // Options configure a Pump.
 type Options struct {
-	Config  config.Config
-	Queue   *storage.Queue
-	Outputs []*Output
-	Logger  *zap.Logger
-	Health  *Health
+	Settings Settings
+	Queue    *storage.Queue
+	Outputs  []*Output
+	Logger   *zap.Logger
+	Health   *Health
 }
 
 // Pump drains one analytics list into its outputs.
 type Pump struct {
-	cfg     config.Config
+	cfg     Settings
 	queue   *storage.Queue
 	outputs []*Output
 	log     *zap.Logger
@@ -94,18 +121,22 @@ type Pump struct {
 	standbyLogged                           bool
 	// lease is kept between two Runs across a reload (see ErrReload).
 	lease *leaseKeeper
+	// causes are the kinds of cause already logged for the Redis condition
+	// now in force.
+	causesMu sync.Mutex
+	causes   map[string]bool
 }
 
 // New prepares the loop; nothing is read before Run.
 func New(o Options) *Pump {
 	p := &Pump{queue: o.Queue, log: o.Logger, health: o.Health, metrics: newMetrics()}
-	p.Update(o.Config, o.Outputs)
+	p.Update(o.Settings, o.Outputs)
 	return p
 }
 
-// Update swaps the configuration and outputs (a reload). Call it only while
-// Run is not running.
-func (p *Pump) Update(cfg config.Config, outputs []*Output) {
+// Update swaps the settings and outputs (a reload). Call it only while Run
+// is not running.
+func (p *Pump) Update(cfg Settings, outputs []*Output) {
 	jsonWriters := 0
 	for _, out := range outputs {
 		out.usernames = set(out.Config.Filters.Usernames)
@@ -113,7 +144,7 @@ func (p *Pump) Update(cfg config.Config, outputs []*Output) {
 		if out.match.String() != out.Config.Filters.Expr { // a kept pump keeps its counts
 			out.match = filter.MustCompile(out.Config.Filters.Expr) // config.Validate compiled it already
 		}
-		out.omit = cfg.OmitDetailedRecording || out.Config.OmitDetailedRecording
+		out.omit = cfg.OmitDetails || out.Config.OmitDetailedRecording
 		// A pump that omits details writes other bytes and encodes its own.
 		if _, ok := out.Sink.(pumps.JSONWriter); ok && !out.omit {
 			jsonWriters++
@@ -161,10 +192,11 @@ func (p *Pump) Run(ctx context.Context) (err error) {
 	// hard bounds the writes and trims still in flight after the stop.
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	var cut atomic.Bool
+	grace := p.cfg.Grace // read now: a reload may Update cfg once Run returned
 	go func() {
 		select {
 		case <-ctx.Done():
-			t := time.AfterFunc(p.cfg.ShutdownTimeout.D(), func() { cut.Store(true); cancelHard() })
+			t := time.AfterFunc(grace, func() { cut.Store(true); cancelHard() })
 			<-hard.Done()
 			t.Stop()
 		case <-hard.Done():
@@ -230,7 +262,7 @@ func (p *Pump) Run(ctx context.Context) (err error) {
 			case err != nil && ctx.Err() == nil:
 				p.log.Error("drain failed", zap.Error(err))
 			}
-			next = p.interval()
+			next = p.cfg.Interval
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -297,7 +329,7 @@ func (p *Pump) watchRedis(ctx context.Context) {
 		if err != nil {
 			p.redisError(err)
 		} else {
-			p.redisOK()
+			p.redisReadOK()
 		}
 		select {
 		case <-ctx.Done():
@@ -307,15 +339,61 @@ func (p *Pump) watchRedis(ctx context.Context) {
 	}
 }
 
+// redisError records what a failed command says about Redis, logging it
+// once when it begins (and again only when it turns into another one).
 func (p *Pump) redisError(err error) {
-	if p.health.SetRedisReachable(false) {
-		p.log.Error("redis unreachable; retrying", zap.Error(err))
+	c := storage.Classify(err)
+	kind := causeKind(err)
+	p.causesMu.Lock()
+	defer p.causesMu.Unlock()
+	if p.health.SetRedisCondition(c) != c {
+		p.causes = map[string]bool{kind: true}
+		p.log.Error(redisConditions[c].begins, zap.String("redis_state", c.String()), zap.Error(err))
+		return
+	}
+	// The same outage with another kind of cause (a timeout first, then
+	// the certificate the server showed) is said once more, so the line
+	// that names the real cause is never hidden behind the first one.
+	if !p.causes[kind] {
+		if p.causes == nil {
+			p.causes = map[string]bool{}
+		}
+		p.causes[kind] = true
+		p.log.Error(redisConditions[c].begins, zap.String("redis_state", c.String()), zap.Error(err))
 	}
 }
 
-func (p *Pump) redisOK() {
-	if p.health.SetRedisReachable(true) {
-		p.log.Info("redis reachable again")
+// causeKind groups errors of one Redis condition by what an operator would
+// do about them.
+func causeKind(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
+		return "tls"
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "i/o timeout"):
+		return "timeout"
+	case strings.Contains(msg, "refused"):
+		return "refused"
+	}
+	return "other"
+}
+
+// redisOK records a write (or any command) that succeeded: whatever Redis
+// failed with has ended.
+func (p *Pump) redisOK() { p.redisEnded(false) }
+
+// redisReadOK records a read that succeeded: it ends every condition but
+// those that refuse only writes (out of memory, read-only), which a read
+// cannot tell gone; else the ping would end them every second.
+func (p *Pump) redisReadOK() { p.redisEnded(true) }
+
+func (p *Pump) redisEnded(read bool) {
+	cur := p.health.RedisCondition()
+	if cur == storage.OK || read && redisConditions[cur].needsWrite {
+		return
+	}
+	if p.health.SetRedisCondition(storage.OK) == cur {
+		p.log.Info(redisConditions[cur].ends, zap.String("redis_state", cur.String()))
 	}
 }
 

@@ -65,7 +65,7 @@ func TestEachPumpGetsItsOwnFilteredView(t *testing.T) {
 			pc.Filters = tc.filters
 			pc.OmitDetailedRecording = tc.omit
 			out := &Output{Name: "x", Config: pc}
-			New(Options{Config: config.Default(), Outputs: []*Output{out}})
+			New(Options{Settings: defaultSettings(), Outputs: []*Output{out}})
 			recs, idx := out.view(b)
 			var users []string
 			for i, r := range recs {
@@ -110,7 +110,7 @@ func TestPumpsShareTheParsedRequests(t *testing.T) {
 				pc.Filters.Expr = e
 				outs = append(outs, &Output{Name: fmt.Sprint("p", i), Config: pc})
 			}
-			New(Options{Config: config.Default(), Outputs: outs})
+			New(Options{Settings: defaultSettings(), Outputs: outs})
 			for _, out := range outs {
 				out.view(b)
 			}
@@ -127,19 +127,19 @@ func TestUpdateCompilesOnlyAChangedExpression(t *testing.T) {
 	pc := config.PumpDefaults()
 	pc.Filters.Expr = `effect == "deny"`
 	out := &Output{Name: "x", Config: pc}
-	p := New(Options{Config: config.Default(), Outputs: []*Output{out}})
+	p := New(Options{Settings: defaultSettings(), Outputs: []*Output{out}})
 	first := out.match
-	p.Update(config.Default(), []*Output{out})
+	p.Update(defaultSettings(), []*Output{out})
 	if out.match != first {
 		t.Error("an unchanged expression was compiled again")
 	}
 	out.Config.Filters.Expr = `effect == "allow"`
-	p.Update(config.Default(), []*Output{out})
+	p.Update(defaultSettings(), []*Output{out})
 	if out.match == first || out.match.String() != `effect == "allow"` {
 		t.Errorf("matcher %q after the expression changed", out.match)
 	}
 	out.Config.Filters.Expr = ""
-	p.Update(config.Default(), []*Output{out})
+	p.Update(defaultSettings(), []*Output{out})
 	if out.match != nil {
 		t.Errorf("matcher %q after the expression was removed", out.match)
 	}
@@ -200,7 +200,7 @@ func TestDeliverClassifiesWhatTheSinkSays(t *testing.T) {
 			pc := config.PumpDefaults()
 			pc.MaxRetryTime = config.Duration(tc.budget)
 			out := &Output{Name: "x", Sink: sink, Config: pc}
-			p := New(Options{Config: config.Default(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
+			p := New(Options{Settings: defaultSettings(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
 				Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
 			b := testBatch(t, "a", "b", "c")
 			s := out.newShare(b)
@@ -228,7 +228,7 @@ func TestDeliverClassifiesWhatTheSinkSays(t *testing.T) {
 func TestDeliverGivesUpAtTheShutdownDeadlineWithoutParking(t *testing.T) {
 	sink := &scriptedSink{script: []error{errors.New("down"), errors.New("down"), errors.New("down")}}
 	out := &Output{Name: "x", Sink: sink, Config: config.PumpDefaults()}
-	p := New(Options{Config: config.Default(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
+	p := New(Options{Settings: defaultSettings(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
 		Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -273,7 +273,7 @@ func TestTwoJSONPumpsShareOneEncodingOfEachRecord(t *testing.T) {
 				}
 				outs = append(outs, &Output{Name: fmt.Sprint("p", i), Sink: sink, Config: cfg})
 			}
-			p := New(Options{Config: config.Default(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
+			p := New(Options{Settings: defaultSettings(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
 				Outputs: outs, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
 			raws := make([][]byte, 0, 4)
 			for i := range 4 {
@@ -319,7 +319,7 @@ func TestTheSharedJSONBufferIsReusedOnlyAfterItsBatch(t *testing.T) {
 	for i := range 2 {
 		outs = append(outs, &Output{Name: fmt.Sprint("p", i), Sink: &jsonSink{}, Config: config.PumpDefaults()})
 	}
-	p := New(Options{Config: config.Default(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
+	p := New(Options{Settings: defaultSettings(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
 		Outputs: outs, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
 	decode := func(from, to int) *batch {
 		var raws [][]byte
@@ -353,3 +353,6 @@ func TestTheSharedJSONBufferIsReusedOnlyAfterItsBatch(t *testing.T) {
 		}
 	}
 }
+
+// defaultSettings are the loop's settings from the default configuration.
+func defaultSettings() Settings { return SettingsOf(config.Default(), 30*time.Second) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -56,10 +55,14 @@ func (r *replayers) stop() {
 // empty list every interval.
 func (p *Pump) replayParked(ctx, hard context.Context, out *Output) {
 	key := p.queue.ParkedKey(out.Name)
+	sz := newSizer(p.cfg.BatchSize, p.cfg.BatchMaxBytes)
 	failures := 0
 	for {
-		wait := p.interval()
-		elems, err := p.queue.Peek(hard, key, 0, int64(p.cfg.BatchSize))
+		wait := p.cfg.Interval
+		elems, err := p.queue.Peek(hard, key, 0, sz.next())
+		if err == nil {
+			elems = sz.cut(elems)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -119,13 +122,4 @@ func (p *Pump) replayBatch(hard context.Context, out *Output, key string, elems 
 			return false, false
 		}
 	}
-}
-
-// interval is the wait between drains (purge-delay), also the poll of an
-// empty parked list.
-func (p *Pump) interval() time.Duration {
-	if d := time.Duration(p.cfg.PurgeDelay) * time.Second; d > 0 {
-		return d
-	}
-	return 100 * time.Millisecond // purge-delay 0: drain continuously
 }

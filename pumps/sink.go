@@ -49,6 +49,11 @@ type Reopener interface {
 	Reopen() error
 }
 
+// MaxKeptBuffer is the largest encoding buffer a sink keeps from one batch
+// for the next: a bigger one, grown by a huge record, is dropped, so that
+// record's memory is not held for as long as the sink runs.
+const MaxKeptBuffer = 1 << 20
+
 // Meta is a pump's meta section as it appears in the YAML file.
 type Meta map[string]any
 

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Edit is what becomes of one element of a window of a list.
@@ -29,7 +27,7 @@ const (
 // KEYS: list, then the move destinations. ARGV: offset, n, first sha1,
 // last sha1, tombstone, one op letter per element, then per element its
 // destination index and value (moves) or its value (sets), in order.
-var editScript = redis.NewScript(`
+var editScript = newScript(`
 local off = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local first = redis.call('LINDEX', KEYS[1], off)

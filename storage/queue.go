@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -31,6 +32,10 @@ type Queue struct {
 	token  string
 	ttl    time.Duration
 	trims  atomic.Uint64
+	// identity is this process's hostIdentity ("" off Linux), also in token.
+	identity   string
+	onTakeover func(dead string)
+	replication
 }
 
 // NewQueue returns the queue for list key. owner names this instance in
@@ -38,8 +43,16 @@ type Queue struct {
 func NewQueue(client redis.UniversalClient, key, owner string, ttl time.Duration) *Queue {
 	var nonce [8]byte
 	_, _ = rand.Read(nonce[:])
-	return &Queue{client: client, key: key, token: owner + "/" + hex.EncodeToString(nonce[:]), ttl: ttl}
+	q := &Queue{client: client, key: key, token: owner + "/" + hex.EncodeToString(nonce[:]), ttl: ttl, identity: hostIdentity()}
+	if q.identity != "" {
+		q.token += "@" + q.identity
+	}
+	return q
 }
+
+// OnTakeover sets what is called (with the dead holder's token) when
+// Acquire takes the lease over from a dead process of this host.
+func (q *Queue) OnTakeover(fn func(dead string)) { q.onTakeover = fn }
 
 // The {key} hash tag keeps every key of ours in the list's cluster slot, so
 // one script may touch them all.
@@ -75,7 +88,7 @@ func (q *Queue) Token() string { return q.token }
 func (q *Queue) TTL() time.Duration { return q.ttl }
 
 // KEYS: lease, trim marks. ARGV: token, ttl ms.
-var acquireScript = redis.NewScript(`
+var acquireScript = newScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -87,17 +100,47 @@ redis.call('DEL', KEYS[2])
 return 1
 `)
 
+// KEYS: lease. ARGV: the dead holder's token, ours, ttl ms.
+var takeoverScript = newScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`)
+
 // Acquire takes the lease when it is free, or renews it when this instance
-// holds it. It reports whether this instance holds it now.
+// holds it. It reports whether this instance holds it now. A lease held by
+// a process of this host (same boot, same pid namespace) that no longer
+// runs, a restart's own predecessor after a kill -9, is taken over at once
+// instead of waited out; holders elsewhere keep their TTL.
 func (q *Queue) Acquire(ctx context.Context) (bool, error) {
 	n, err := acquireScript.Run(ctx, q.client, []string{q.LeaseKey(), q.trimMarksKey()}, q.token, q.ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis: acquire lease %s: %w", q.LeaseKey(), err)
 	}
+	if n == 1 || q.identity == "" {
+		return n == 1, nil
+	}
+	cur, err := q.Holder(ctx)
+	if err != nil {
+		return false, fmt.Errorf("redis: read lease %s: %w", q.LeaseKey(), err)
+	}
+	at := strings.LastIndexByte(cur, '@')
+	if at < 0 || !holderDead(cur[at+1:], q.identity) {
+		return false, nil
+	}
+	// Only if the value is still the dead holder's: another standby may
+	// have taken it over meanwhile.
+	n, err = takeoverScript.Run(ctx, q.client, []string{q.LeaseKey()}, cur, q.token, q.ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis: take lease %s over from %s: %w", q.LeaseKey(), cur, err)
+	}
+	if n == 1 && q.onTakeover != nil {
+		q.onTakeover(cur)
+	}
 	return n == 1, nil
 }
 
-var renewScript = redis.NewScript(`
+var renewScript = newScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
@@ -118,7 +161,7 @@ func (q *Queue) Renew(ctx context.Context) error {
 }
 
 // KEYS: lease. ARGV: token.
-var releaseScript = redis.NewScript(`
+var releaseScript = newScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
@@ -208,7 +251,7 @@ type Trim struct {
 // KEYS: list, lease, trim marks, dead, parked...
 // ARGV: token, ttl ms, trim seq, n, first sha1, last sha1, max len, dead count,
 // then per parked key its count, then all elements in order.
-var trimScript = redis.NewScript(`
+var trimScript = newScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
 local mark = ARGV[1] .. '|' .. KEYS[1]
 local last = tonumber(redis.call('HGET', KEYS[3], mark) or '0')
@@ -267,7 +310,7 @@ func (q *Queue) Apply(ctx context.Context, t Trim) error {
 	var err error
 	for attempt := 0; ; attempt++ {
 		var n int
-		n, err = trimScript.Run(ctx, q.client, keys, args...).Int()
+		n, err = q.runTrim(ctx, keys, args...)
 		if err == nil {
 			switch n {
 			case -1:

@@ -132,7 +132,7 @@ func TestBashCompletionIsValidAndCompletes(t *testing.T) {
 		{"pump va", []string{"validate"}},
 		{"pump c", []string{"completion"}},
 		{"pump run --redis.h", []string{"--redis.host"}},
-		{"pump --batch-", []string{"--batch-size"}}, // run is the default command
+		{"pump --batch-", []string{"--batch-max-bytes", "--batch-size"}}, // run is the default command
 		{"pump --vers", []string{"--version"}},
 		{"pump validate -", validateFlags},
 		{"pump dlq ", []string{"drop", "list", "replay"}},
@@ -175,7 +175,7 @@ func TestZshAndFishCompletions(t *testing.T) {
 				{"pump va", []string{"validate"}},
 				{"pump dlq ", []string{"drop", "list", "replay"}},
 				{"pump dlq list --li", []string{"--limit"}},
-				{"pump --batch-", []string{"--batch-size"}},
+				{"pump --batch-", []string{"--batch-max-bytes", "--batch-size"}},
 				{"pump validate --", []string{"--config", "--print"}},
 				{"pump completion ", []string{"bash", "fish", "zsh"}},
 				{"pump plugins cs", []string{"csv"}},

@@ -21,7 +21,7 @@ import (
 
 func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: pump dlq list [--limit N] | replay [--pump NAME] [--limit N] | drop --yes   (with -c FILE)")
+		fmt.Fprintln(stderr, "usage: pump dlq list [--limit N] | replay [--pump NAME] [--include-undecodable] [--limit N] | drop --yes   (with -c FILE)")
 		return exitConfig
 	}
 	sub, args := args[0], args[1:]
@@ -147,7 +147,7 @@ func dlqReplay(ctx context.Context, cfg config.Config, q *storage.Queue, r pump.
 	}
 	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()),
 		zapcore.AddSync(stderr), zap.WarnLevel))
-	loop := pump.New(pump.Options{Config: cfg, Queue: q, Outputs: outputs, Logger: log, Health: pump.NewHealth(time.Hour)})
+	loop := pump.New(pump.Options{Settings: loopSettings(cfg), Queue: q, Outputs: outputs, Logger: log, Health: pump.NewHealth(time.Hour)})
 	rep, err := loop.ReplayDead(ctx, r)
 	if r.Pump != "" {
 		fmt.Fprintf(w, "replayed %d dead letters into pump %s; %d refused again (still dead, with the new reason), %d left out by its filters, %d not taken\n",

@@ -104,7 +104,7 @@ func (d *daemon) applyReload(stopLoop func(), loopDone <-chan error) error {
 	sort.Slice(outputs, func(i, j int) bool { return outputs[i].Name < outputs[j].Name })
 	d.setOutputs(outputs)
 	d.cfg = next
-	d.loop.Update(drainConfig(next), outputs)
+	d.loop.Update(loopSettings(next), outputs)
 	if len(removed) > 0 {
 		d.log.Warn("removed pumps keep their parked lists in Redis until they come back",
 			zap.Strings("removed", removed))

@@ -53,7 +53,10 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	}
 	// Sinks that log use log/slog; send that through the same zap logger.
 	slog.SetDefault(slog.New(zapslog.NewHandler(log.Core())))
-	stop := pump.SetupSignalHandler()
+	if limit, from := applyMemoryLimit(cfg.MemoryLimit); limit > 0 {
+		log.Info("memory limit", zap.String("limit", config.ByteSize(limit).String()), zap.String("from", from))
+	}
+	stop := SetupSignalHandler()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	reloads := make(chan reloadRequest)
@@ -112,7 +115,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	log.Info("starting", zap.String("version", versionString()), zap.String("instance", cfg.InstanceID),
 		zap.Any("config", cfg.RedactedMap()))
 
-	var shutdown pump.ShutdownManager
+	var shutdown ShutdownManager
 	defer func() {
 		// Whatever started is stopped, also after a failed start.
 		ctx, cancel := context.WithTimeout(context.Background(), closeShare(cfg.ShutdownTimeout.D()))
@@ -139,6 +142,18 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 		return err
 	}
 	queue := storage.NewQueue(client, cfg.AnalyticsKey, cfg.InstanceID, cfg.LeaseTTL.D())
+	queue.SetWaitReplicas(cfg.Redis.WaitReplicas, cfg.Redis.WaitTimeout.D())
+	queue.OnReplication(func(ok bool, acked, want int) {
+		if ok {
+			log.Info("trims acknowledged by the replicas again", zap.Int("replicas", acked), zap.Int("wait-replicas", want))
+			return
+		}
+		log.Warn("trims not acknowledged by enough replicas within redis.wait-timeout: a failover now may deliver their batches again",
+			zap.Int("acknowledged", acked), zap.Int("wait-replicas", want), zap.Duration("wait-timeout", cfg.Redis.WaitTimeout.D()))
+	})
+	queue.OnTakeover(func(dead string) {
+		log.Warn("took the drain lease over from a dead instance on this host, without waiting out its TTL", zap.String("dead_holder", dead))
+	})
 
 	health := pump.NewHealth(staleAfter(cfg))
 	health.PumpsDown = d.pumpsDown
@@ -156,14 +171,14 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	// Then the server (probes say "stopping" until it goes), then Redis,
 	// after the loop released the lease.
 	shutdown.Register("http server", srv.Shutdown)
-	shutdown.Register("redis client", func(context.Context) error { return client.Close() })
+	shutdown.Register("redis client", closeRedisClient(log, client))
 	if err := srv.SelfCheck(startCtx); err != nil {
 		return err
 	}
 	log.Info("serving probes", zap.String("health", srv.HealthURL()), zap.String("addr", srv.Addr()))
 	logRoutes(log, cfg.Server, srv)
 
-	d.loop = pump.New(pump.Options{Config: drainConfig(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
+	d.loop = pump.New(pump.Options{Settings: loopSettings(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
 	d.registry.MustRegister(d.loop)
 	if d.statusLine != nil {
 		statusCtx, stopStatus := context.WithCancel(context.Background())
@@ -241,11 +256,11 @@ func closeShare(total time.Duration) time.Duration {
 	return min(5*time.Second, total/4)
 }
 
-// drainConfig gives the loop its share of the shutdown timeout.
-func drainConfig(cfg config.Config) config.Config {
+// loopSettings are the loop's settings, with its share of the shutdown
+// timeout: what closeShare leaves.
+func loopSettings(cfg config.Config) pump.Settings {
 	total := cfg.ShutdownTimeout.D()
-	cfg.ShutdownTimeout = config.Duration(total - closeShare(total))
-	return cfg
+	return pump.SettingsOf(cfg, total-closeShare(total))
 }
 
 // staleAfter is how long the loop may go without progress before liveness
@@ -335,6 +350,20 @@ func (d *daemon) setOutputs(outputs []*pump.Output) {
 	d.mu.Lock()
 	d.outputs = outputs
 	d.mu.Unlock()
+}
+
+// closeRedisClient closes the client at shutdown, after the loop released
+// the lease. Its error is only a warning: nothing is lost by then, and a
+// connection the client's pool already saw closed (after a Sentinel
+// failover, "use of closed network connection") must not turn a clean stop
+// into exit status 1, which systemd counts as a failure.
+func closeRedisClient(log *zap.Logger, client storage.Client) func(context.Context) error {
+	return func(context.Context) error {
+		if err := client.Close(); err != nil {
+			log.Warn("closing the redis client failed; the stop is clean all the same", zap.Error(err))
+		}
+		return nil
+	}
 }
 
 // pumpsDown names the current pumps that are down, for /readyz.

@@ -105,9 +105,11 @@ func topoUnreachable(t *testing.T, p *testutil.Proc, d testutil.Daemon, cause st
 		code, body = topoReady(d)
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "redis unreachable")
 	})
-	if !strings.Contains(p.Output(), cause) {
-		t.Fatalf("the log does not name the cause %q:\n%s", cause, p.Output())
-	}
+	// The first line may name a timeout (a loaded machine); the real cause
+	// follows as soon as an attempt gets that far.
+	testutil.Eventually(t, time.Minute, "the log naming the cause "+cause, func() bool {
+		return strings.Contains(p.Output(), cause)
+	})
 	for _, line := range strings.Split(p.Output(), "\n") {
 		if strings.Contains(line, "redis unreachable") {
 			t.Logf("the pump says: %s", line)
@@ -424,7 +426,7 @@ func TestTopologyACLUser(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out.jsonl")
 		d := testutil.WriteRedisConfig(t, base, topoJSONL(out), "")
 		p := testutil.StartPump(t, env, "-c", d.ConfigPath)
-		topoUnreachable(t, p, d, "WRONGPASS")
+		redisRefused(t, p, d, "redis refused the credentials (NOAUTH, WRONGPASS or NOPERM", "redis refused the credentials", "WRONGPASS")
 		topoStop(t, p)
 		if n := topoLen(t, c, key); n != 100 {
 			t.Fatalf("%d records in Redis, want all 100 untouched", n)

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -233,10 +234,17 @@ func drainInto(e *env, port int, client *redis.Client, b benchSink, n, slowN int
 		defer onExit(t.close)()
 	}
 	r.server, r.inProc = t.server, t.inProc
-	if err := seed(client, n); err != nil {
+	if b.seed != nil {
+		syscall.Sync() // as seed does
+		n, err = b.seed(client)
+	} else {
+		err = seed(client, n)
+	}
+	if err != nil {
 		r.err = err
 		return r
 	}
+	r.records = n
 	fmt.Fprintf(os.Stderr, "%s: draining %d records\n", b.name, n)
 	got, err := pumpDrain(e, port, b, t, client, n)
 	got.slow = slow

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // A benchSink is one line of the table: a sink type and how to set up what
@@ -26,6 +28,9 @@ type benchSink struct {
 	// redis holds extra keys of the pump's redis section, as entries of a
 	// YAML flow mapping ("optimisation-max-idle: 2000, ...").
 	redis string
+	// seed, when set, fills the list with the line's own records instead
+	// of -records of the usual ones, and returns how many.
+	seed  func(c *redis.Client) (int, error)
 	setup func(e *env, n int) (*target, error)
 }
 
@@ -67,6 +72,8 @@ var sinks = []benchSink{
 	// with pool sizes it never fills.
 	{name: "dummy-iam-pool", typ: "dummy", redis: "optimisation-max-idle: 2000, optimisation-max-active: 4000", setup: setupDummy},
 	{name: "jsonl", syncs: true, setup: setupJSONL},
+	// Large records: the pump's memory is bounded in bytes, not records.
+	{name: "jsonl-large", typ: "jsonl", seed: seedLarge, setup: setupJSONLLarge},
 	{name: "csv", syncs: true, setup: setupCSV},
 	{name: "stdout", setup: setupStdout},
 	{name: "prometheus", setup: setupPrometheus},

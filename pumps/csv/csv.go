@@ -109,6 +109,9 @@ func (c *CSV) Write(_ context.Context, batch []analytics.Record) error {
 		}
 		return nil
 	})
+	if cap(c.buf) > pumps.MaxKeptBuffer {
+		c.buf = nil // one huge record's buffer goes with its batch
+	}
 	if err != nil {
 		return fmt.Errorf("csv: %w", err)
 	}

@@ -64,10 +64,13 @@ func (j *JSONL) Write(_ context.Context, batch []analytics.Record) error {
 	err := j.file.Append(j.cfg.Path, func(w *bufio.Writer) error {
 		rejected = rejected[:0]
 		for i := range batch {
+			// A long record goes out in pieces instead of whole in buf.
 			var err error
-			if j.buf, err = analytics.AppendJSON(j.buf[:0], &batch[i]); err != nil {
+			if j.buf, err = analytics.StreamJSON(w, j.buf[:0], &batch[i]); errors.Is(err, analytics.ErrJSONTime) {
 				rejected = append(rejected, pumps.Rejection{Index: i, Err: fmt.Errorf("jsonl: %w", err)})
 				continue
+			} else if err != nil {
+				return err
 			}
 			j.buf = append(j.buf, '\n')
 			if _, err := w.Write(j.buf); err != nil {
@@ -76,6 +79,9 @@ func (j *JSONL) Write(_ context.Context, batch []analytics.Record) error {
 		}
 		return nil
 	})
+	if cap(j.buf) > pumps.MaxKeptBuffer {
+		j.buf = nil // one huge record's buffer goes with its batch
+	}
 	if err != nil {
 		return fmt.Errorf("jsonl: %w", err)
 	}

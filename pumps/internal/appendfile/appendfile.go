@@ -2,15 +2,11 @@ package appendfile
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // Options say how a File writes.
@@ -117,14 +113,6 @@ func (a *File) appendOnce(write func(w *bufio.Writer) error) (removed bool, err 
 	return false, fmt.Errorf("write %s: %w", a.path, err)
 }
 
-// links is the file's hard link count.
-func links(st os.FileInfo) uint64 {
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		return uint64(sys.Nlink)
-	}
-	return 1
-}
-
 // follow makes the open file the one at path: it closes the open file when
 // Reopen asked for it, when the path changed, or when the path no longer
 // leads to it, and opens the path when no file is open.
@@ -205,19 +193,4 @@ func (a *File) closeFile() error {
 		return fmt.Errorf("close %s: %w", a.path, cerr)
 	}
 	return nil
-}
-
-// datasync makes the appended bytes durable. fdatasync skips flushing
-// metadata that does not matter for reading them back (the modification
-// time), and costs less than fsync per batch.
-func datasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if !errors.Is(err, unix.EINTR) {
-			if err != nil {
-				return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
-			}
-			return nil
-		}
-	}
 }

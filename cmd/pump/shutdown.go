@@ -1,10 +1,11 @@
-package pump
+package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // ShutdownManager runs the registered stop callbacks in the order they were
@@ -27,16 +28,22 @@ func (m *ShutdownManager) Register(name string, fn func(context.Context) error) 
 	m.callbacks = append(m.callbacks, namedCallback{name, fn})
 }
 
+// afterDeadline is how long the callbacks still to run after the deadline
+// passed get, all together: a quick Close (the Redis client, the HTTP
+// server) still runs and reports; a stuck one does not hold the exit.
+const afterDeadline = 500 * time.Millisecond
+
 // Shutdown runs every callback in order, even after one fails or the
 // deadline passes (each gets a chance to release what it holds), and
-// returns all their errors. It returns by ctx's deadline whatever a
-// callback does: one still running then (a sink's Close stuck in the
-// kernel) is abandoned and reported.
+// returns all their errors. It returns by ctx's deadline (plus
+// afterDeadline) whatever a callback does: one still running then (a
+// sink's Close stuck in the kernel) is abandoned and reported.
 func (m *ShutdownManager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	callbacks := m.callbacks
 	m.callbacks = nil
 	m.mu.Unlock()
+	var late <-chan time.Time
 	var errs []error
 	for _, cb := range callbacks {
 		done := make(chan error, 1)
@@ -45,9 +52,12 @@ func (m *ShutdownManager) Shutdown(ctx context.Context) error {
 		select {
 		case err = <-done:
 		case <-ctx.Done():
+			if late == nil {
+				late = time.After(afterDeadline)
+			}
 			select {
 			case err = <-done:
-			default:
+			case <-late:
 				err = fmt.Errorf("abandoned at the shutdown deadline: %w", context.Cause(ctx))
 			}
 		}

@@ -1,4 +1,4 @@
-package pump
+package main
 
 import (
 	"os"

@@ -1,0 +1,118 @@
+package pump
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/config"
+	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/pumps"
+	"github.com/pumpd/pump/storage"
+)
+
+// batchRecorder is a sink that keeps the raw sizes of every batch it gets.
+type batchRecorder struct {
+	mu      sync.Mutex
+	batches [][]int
+	ids     []string
+}
+
+func (*batchRecorder) Configure(pumps.Meta) error  { return nil }
+func (*batchRecorder) Init(context.Context) error  { return nil }
+func (*batchRecorder) Close(context.Context) error { return nil }
+
+func (s *batchRecorder) Write(_ context.Context, batch []analytics.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sizes := make([]int, len(batch))
+	for i := range batch {
+		sizes[i] = len(batch[i].Raw)
+		s.ids = append(s.ids, testutil.IDOf(batch[i]))
+	}
+	s.batches = append(s.batches, sizes)
+	return nil
+}
+
+// bigRecord is testutil.MakeRecord(i) with a request of about size bytes.
+func bigRecord(t *testing.T, i, size int) []byte {
+	t.Helper()
+	r := testutil.MakeRecord(i)
+	r.Request = `{"blob":"` + strings.Repeat("x", size) + `"}`
+	b, err := analytics.Encode(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// With the default settings, batches of large records stay within
+// batch-max-bytes (a batch may pass it by one record at most) and a record
+// bigger than the budget is delivered alone; every record arrives, in order.
+func TestBatchesStayWithinTheByteBudget(t *testing.T) {
+	r := testutil.StartRedis(t)
+	cfg := config.Default()
+	budget := int(cfg.BatchMaxBytes)
+	const n, huge = 40, 17
+	ctx := context.Background()
+	for i := range n {
+		size := 700 << 10
+		if i == huge {
+			size = 24 << 20
+		}
+		if err := r.Client().RPush(ctx, analytics.DefaultKey, bigRecord(t, i, size)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := &batchRecorder{}
+	cfg.Pumps = map[string]config.Pump{"rec": config.PumpDefaults()}
+	out := &Output{Name: "rec", Sink: sink, Config: cfg.Pumps["rec"]}
+	q := storage.NewQueue(r.Client(), analytics.DefaultKey, "bytes-test", 10*time.Second)
+	p := New(Options{Settings: SettingsOf(cfg, 30*time.Second), Queue: q, Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
+	if ok, err := q.Acquire(ctx); !ok || err != nil {
+		t.Fatal("no lease", err)
+	}
+	lease := startLeaseKeeper(q, zap.NewNop(), func(error) {})
+	defer lease.stop()
+	if err := p.drain(ctx, ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+
+	hugeAlone := false
+	for i, b := range sink.batches {
+		total := 0
+		for _, size := range b {
+			total += size
+		}
+		if total-b[len(b)-1] > budget {
+			t.Errorf("batch %d: %d records of %d bytes, more than one record over the budget of %d", i, len(b), total, budget)
+		}
+		for _, size := range b {
+			if size > 24<<20 {
+				hugeAlone = len(b) == 1
+				if !hugeAlone {
+					t.Errorf("batch %d holds the 24 MiB record among %d records", i, len(b))
+				}
+			}
+		}
+	}
+	if !hugeAlone {
+		t.Errorf("the 24 MiB record was not delivered alone: batches %v", sink.batches)
+	}
+	if len(sink.ids) != n {
+		t.Fatalf("%d records delivered, want %d", len(sink.ids), n)
+	}
+	for i, id := range sink.ids {
+		if id != testutil.RecordID(i) {
+			t.Fatalf("record %d is %s, want %s: out of order or doubled", i, id, testutil.RecordID(i))
+		}
+	}
+	if left, _ := r.Client().LLen(ctx, analytics.DefaultKey).Result(); left != 0 {
+		t.Errorf("%d records left in the list", left)
+	}
+}

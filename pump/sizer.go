@@ -1,0 +1,103 @@
+package pump
+
+import "context"
+
+// slowStart is how many records the first read of a drain asks for, before
+// the sizer has seen how big they are.
+const slowStart = 4
+
+// sizer bounds the drain's batches in bytes as well as in records. It sizes
+// each read of the list from the bytes per record seen so far, so a reply
+// overshoots the byte budget by little, and cuts each reply to the budget,
+// so a batch never exceeds it: a record bigger than the budget goes alone.
+// A reader's count of the records it kept moves its offset; what was cut is
+// read again with the next batch.
+type sizer struct {
+	maxRecords int
+	maxBytes   int64
+	// perRecord estimates the bytes of the next records, 0 before the
+	// first read. It follows a rise at once, for a reply that overshoots
+	// costs memory, and a fall by halves, so one huge record does not leave
+	// the batches small for long.
+	perRecord int64
+	// ahead is the size of the record the last cut left at the head of
+	// the next read, 0 when nothing was cut.
+	ahead int64
+}
+
+func newSizer(maxRecords int, maxBytes int64) *sizer {
+	return &sizer{maxRecords: max(1, maxRecords), maxBytes: max(1, maxBytes)}
+}
+
+// next is how many records the next read should ask for.
+func (s *sizer) next() int64 {
+	if s.perRecord == 0 {
+		return int64(min(slowStart, s.maxRecords))
+	}
+	return min(max(1, s.maxBytes/s.perRecord), int64(s.maxRecords))
+}
+
+// cut learns from a reply and returns the part of it that fits the budget:
+// the longest prefix within maxBytes, at least its first record. The cut
+// records are cleared from elems, so the reply's memory goes with them.
+func (s *sizer) cut(elems [][]byte) [][]byte {
+	if len(elems) == 0 {
+		return elems
+	}
+	var total, kept int64
+	keep := len(elems)
+	for i, e := range elems {
+		total += int64(len(e))
+		if i > 0 && keep == len(elems) && kept+int64(len(e)) > s.maxBytes {
+			keep = i
+		}
+		if keep == len(elems) {
+			kept += int64(len(e))
+		}
+	}
+	s.ahead = 0
+	if keep < len(elems) {
+		s.ahead = int64(len(elems[keep]))
+	}
+	per := max(1, total/int64(len(elems)))
+	if per >= s.perRecord {
+		s.perRecord = per
+	} else {
+		s.perRecord = (s.perRecord + per) / 2
+	}
+	clear(elems[keep:])
+	return elems[:keep:keep]
+}
+
+// room is how many slots of a window of window batches the next read must
+// hold besides its own: all of them when it starts with a record known to
+// be bigger than the budget, so that record is read into an empty window
+// rather than beside window-1 full batches.
+func (s *sizer) room(window int) int {
+	if s.ahead > s.maxBytes {
+		return window - 1
+	}
+	return 0
+}
+
+// holdSlots takes n more slots, or fewer when ctx or abort ends first, and
+// returns how many it took.
+func holdSlots(ctx, abort context.Context, slots chan struct{}, n int) int {
+	for held := 0; held < n; held++ {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return held
+		case <-abort.Done():
+			return held
+		}
+	}
+	return n
+}
+
+// releaseSlots gives back n slots.
+func releaseSlots(slots chan struct{}, n int) {
+	for range n {
+		<-slots
+	}
+}
