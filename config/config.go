@@ -47,6 +47,9 @@ type Config struct {
 	InstanceID string `yaml:"instance-id"`
 	// DeadLetterMaxLen caps the dead-letter and parked lists (0: no cap).
 	DeadLetterMaxLen int64 `yaml:"dead-letter-max-len"`
+	// ProgressInterval is how often a drain still running logs a
+	// "draining" line (0: never): a long drain is otherwise silent.
+	ProgressInterval Duration `yaml:"progress-interval"`
 	// Server holds the HTTP server's settings beyond iam's two keys.
 	Server Server `yaml:"server"`
 }
@@ -320,6 +323,7 @@ func Default() Config {
 			AdminRoutes: false,
 			Pprof:       false,
 		},
+		ProgressInterval: Duration(10 * time.Second),
 	}
 }
 

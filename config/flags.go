@@ -32,6 +32,7 @@ var flagHelp = map[string]string{
 	"lease-ttl":               "how long the drain lease lives without renewal",
 	"instance-id":             "name of this instance in the lease and logs (default: host name and pid)",
 	"dead-letter-max-len":     "cap of the dead-letter and parked lists (0: no cap)",
+	"progress-interval":       `how often a long drain logs a "draining" line (0: off)`,
 
 	"redis.host":                     "Redis host",
 	"redis.port":                     "Redis port",

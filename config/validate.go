@@ -60,6 +60,9 @@ func (c *Config) Validate() error {
 	if c.LeaseTTL.D() < time.Second {
 		bad("lease-ttl", "must be at least 1s, got %v", c.LeaseTTL.D())
 	}
+	if c.ProgressInterval.D() < 0 {
+		bad("progress-interval", "must be 0 (off) or more, got %v", c.ProgressInterval.D())
+	}
 	if c.DeadLetterMaxLen < 0 {
 		bad("dead-letter-max-len", "must be 0 (no cap) or more, got %d", c.DeadLetterMaxLen)
 	}

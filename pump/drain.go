@@ -134,6 +134,7 @@ type drainStats struct {
 // it had to stop trimming; the un-trimmed batches stay at the head.
 func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 	start := time.Now()
+	prog := p.startProgress() // "draining" lines until the end line
 	// abort stops everything when a trim is refused or the lease is lost.
 	abort, cancelAbort := context.WithCancelCause(hard)
 	defer cancelAbort(nil)
@@ -271,8 +272,10 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 		<-slots
 	}
 	wg.Wait()
+	prog.Stop()
 	if trimErr == nil {
 		p.lastDrain.Store(time.Now().UnixNano())
+		p.progressed() // the list was found empty
 	}
 	// Why the drain was aborted (a lost lease, a refused trim) says more
 	// than the unfinished batches it left behind.
@@ -310,6 +313,7 @@ func (p *Pump) trimWhenDone(abort context.Context, b *batch, mu *sync.Mutex, tri
 		switch {
 		case err == nil:
 			p.redisOK()
+			p.progressed()
 			return nil
 		case errors.Is(err, storage.ErrLeaseLost), errors.Is(err, storage.ErrHeadChanged):
 			return err
@@ -329,9 +333,6 @@ func (p *Pump) logDrain(start time.Time, st drainStats, err error) {
 		zap.Int("dead_lettered", st.dead), zap.Int("parked", st.parked),
 		zap.Duration("took", time.Since(start).Round(time.Millisecond)),
 	}
-	for _, out := range p.outputs {
-		fields = append(fields, zap.Int64("written."+out.Name, out.Stats.Written.Load()))
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if n, lerr := p.queue.Len(ctx, p.queue.Key()); lerr == nil {
@@ -344,11 +345,13 @@ func (p *Pump) logDrain(start time.Time, st drainStats, err error) {
 				zap.Int64("dead-letter-max-len", max), zap.String("list", p.queue.DeadKey()))
 		}
 	}
-	for _, out := range p.outputs {
+	fields = append(fields, PumpsField(p.outputs, func(_ int, out *Output) []zap.Field {
+		f := []zap.Field{zap.Int64("written", out.Stats.Written.Load())}
 		if n, lerr := p.queue.Len(ctx, p.queue.ParkedKey(out.Name)); lerr == nil && n > 0 {
-			fields = append(fields, zap.Int64("parked_list."+out.Name, n))
+			f = append(f, zap.Int64("parked_list", n))
 		}
-	}
+		return f
+	}))
 	switch {
 	case errors.Is(err, errIncomplete):
 		p.log.Warn("drain stopped at the shutdown deadline; the rest stays at the head", fields...)

@@ -62,6 +62,8 @@ var (
 		"Times this instance took the drain lease (at start, or taking over from another).", nil, nil)
 	descLastDrain = prometheus.NewDesc("pump_last_drain_timestamp_seconds",
 		"When the last drain that emptied the list finished (Unix time).", nil, nil)
+	descLastProgress = prometheus.NewDesc("pump_last_progress_timestamp_seconds",
+		"When the drain last moved (Unix time): a batch trimmed from the analytics list, or the list found empty. Stale means stuck, not busy.", nil, nil)
 	descRedisUp = prometheus.NewDesc("pump_redis_up",
 		"1 when the last Redis round trip succeeded, else 0.", nil, nil)
 	descUnreplicated = prometheus.NewDesc("pump_trims_unreplicated_total",
@@ -73,7 +75,7 @@ var (
 // Describe implements prometheus.Collector.
 func (p *Pump) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRead, descUndecodable, descUntrimmed, descWritten, descFiltered,
-		descFilterProblems, descParked, descDead, descReplayed, descDown, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descRedisUp, descRedisState, descUnreplicated} {
+		descFilterProblems, descParked, descDead, descReplayed, descDown, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descLastProgress, descRedisUp, descRedisState, descUnreplicated} {
 		ch <- d
 	}
 	p.metrics.writeDuration.Describe(ch)
@@ -108,6 +110,9 @@ func (p *Pump) Collect(ch chan<- prometheus.Metric) {
 	counter(descAcquired, p.acquisitions.Load())
 	if t := p.lastDrain.Load(); t > 0 {
 		gauge(descLastDrain, float64(t)/1e9)
+	}
+	if t := p.lastProgress.Load(); t > 0 {
+		gauge(descLastProgress, float64(t)/1e9)
 	}
 	counter(descUnreplicated, int64(p.queue.UnreplicatedTrims()))
 	cond := p.health.RedisCondition()

@@ -74,6 +74,7 @@ type Settings struct {
 	Grace            time.Duration // for the batches in flight after the stop signal
 	DeadLetterMaxLen int64         // cap of the dead and parked lists (0: none)
 	OmitDetails      bool          // omit-detailed-recording for every pump
+	ProgressInterval time.Duration // a "draining" line this often while a drain runs (0: none)
 }
 
 // SettingsOf takes the loop's settings from cfg; grace is its share of
@@ -86,6 +87,7 @@ func SettingsOf(cfg config.Config, grace time.Duration) Settings {
 	return Settings{
 		BatchSize: cfg.BatchSize, BatchMaxBytes: int64(cfg.BatchMaxBytes), ReadAhead: cfg.ReadAhead,
 		Interval: interval, Grace: grace, DeadLetterMaxLen: cfg.DeadLetterMaxLen, OmitDetails: cfg.OmitDetailedRecording,
+		ProgressInterval: cfg.ProgressInterval.D(),
 	}
 }
 
@@ -115,7 +117,7 @@ type Pump struct {
 	mu                                      sync.RWMutex
 	metrics                                 *metrics
 	read, decodeFailed, untrimmed, inFlight atomic.Int64
-	acquisitions, lastDrain                 atomic.Int64
+	acquisitions, lastDrain, lastProgress   atomic.Int64
 	standbyLogged                           bool
 	// lease is kept between two Runs across a reload (see ErrReload).
 	lease *leaseKeeper

@@ -25,6 +25,12 @@ type Prober interface {
 	Ready() error
 }
 
+// ReadyNoter is a Prober whose passing readiness answer says more than
+// "ok": what works but needs a look (a pump down whose records are parked).
+type ReadyNoter interface {
+	ReadyNote() string
+}
+
 // Options configure the server.
 type Options struct {
 	Addr        string
@@ -84,12 +90,12 @@ func New(o Options) (*Server, error) {
 	}
 	path := "/" + strings.TrimLeft(o.HealthPath, "/")
 	probes := map[string]http.HandlerFunc{
-		path:       probe(o.Prober.Live),
-		"/readyz":  probe(o.Prober.Ready),
-		"/healthz": probe(o.Prober.Live),
+		path:       probe(o.Prober.Live, nil),
+		"/readyz":  probe(o.Prober.Ready, readyNote(o.Prober)),
+		"/healthz": probe(o.Prober.Live, nil),
 	}
 	if path == "/readyz" {
-		probes[path] = probe(o.Prober.Live) // health-check-path wins, as before
+		probes[path] = probe(o.Prober.Live, nil) // health-check-path wins, as before
 	}
 	mux := http.NewServeMux()
 	for p, h := range probes {
@@ -191,7 +197,9 @@ func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 	return nil
 }
 
-func probe(check func() error) http.HandlerFunc {
+// probe answers 200 "ok" while check passes, with note's text after it
+// when there is one, else 503 with why.
+func probe(check func() error, note func() string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := check(); err != nil {
@@ -199,8 +207,22 @@ func probe(check func() error) http.HandlerFunc {
 			fmt.Fprintf(w, "not ok: %v\n", err)
 			return
 		}
+		if note != nil {
+			if n := note(); n != "" {
+				fmt.Fprintf(w, "ok; %s\n", n)
+				return
+			}
+		}
 		fmt.Fprintln(w, "ok")
 	}
+}
+
+// readyNote is p's ReadyNote, when it has one.
+func readyNote(p Prober) func() string {
+	if n, ok := p.(ReadyNoter); ok {
+		return n.ReadyNote
+	}
+	return nil
 }
 
 // Start listens and serves in the background. It returns the listen error

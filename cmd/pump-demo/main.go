@@ -29,6 +29,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/statusline"
 )
 
 // Exit statuses, as the pump's.
@@ -182,7 +183,7 @@ loop:
 func stopDemo(stderr io.Writer, stopProducing context.CancelFunc, producerDone <-chan struct{}, list *storage.Queue, pump *exec.Cmd, sigs chan os.Signal) {
 	stopProducing()
 	<-producerDone
-	fmt.Fprintln(stderr, "demo: producer stopped; the pump drains what is left, then stops (Ctrl-C again stops it at once)")
+	fmt.Fprintln(stderr, lineStart(stderr)+"demo: producer stopped; the pump drains what is left, then stops (Ctrl-C again stops it at once)")
 	deadline := time.Now().Add((purgeDelay + 3) * time.Second)
 	for time.Now().Before(deadline) {
 		if n, err := list.Len(context.Background(), list.Key()); err == nil && n == 0 {
@@ -193,8 +194,18 @@ func stopDemo(stderr io.Writer, stopProducing context.CancelFunc, producerDone <
 	_ = pump.Process.Signal(syscall.SIGTERM)
 }
 
+// lineStart goes before the demo's own lines while the pump runs: on a
+// terminal the pump's status line holds the cursor's row, and this erases
+// it (the pump draws it again after its next log line).
+func lineStart(w io.Writer) string {
+	if f, ok := w.(*os.File); ok && statusline.IsTerminal(f) {
+		return "\r\x1b[K"
+	}
+	return ""
+}
+
 func banner(w io.Writer, base, csvDir string) {
-	fmt.Fprintf(w, `demo: the pump is ready and draining.
+	fmt.Fprintf(w, lineStart(w)+`demo: the pump is ready and draining.
   liveness   %[1]s/healthz
   readiness  %[1]s/readyz
   metrics    %[1]s/metrics

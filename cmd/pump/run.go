@@ -24,6 +24,7 @@ import (
 
 	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/internal/logging"
+	"github.com/pumpd/pump/internal/statusline"
 	"github.com/pumpd/pump/pump"
 	"github.com/pumpd/pump/pumps"
 	"github.com/pumpd/pump/server"
@@ -41,10 +42,14 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	if !ok {
 		return exitConfig
 	}
-	log, err := logging.New(cfg.Log)
+	log, line, err := logging.NewWithStatus(cfg.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "pump: invalid configuration:\n  %v\n", err)
 		return exitConfig
+	}
+	if line != nil { // on a terminal: a live status line below the log
+		defer line.Close()
+		shareTerminal(line, cfg.Log.OutputPaths)
 	}
 	// Sinks that log use log/slog; send that through the same zap logger.
 	slog.SetDefault(slog.New(zapslog.NewHandler(log.Core())))
@@ -63,7 +68,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	d := &daemon{cfg: cfg, log: log, reload: func() (config.Config, error) {
 		c, _, err := config.Load(src)
 		return c, err
-	}, reloads: reloads}
+	}, reloads: reloads, statusLine: line}
 	if err := d.run(stop); err != nil {
 		if errors.Is(err, pump.ErrStopDeadline) {
 			log.Warn("stopped at the shutdown timeout, not cleanly: exit status 1", zap.Error(err))
@@ -89,6 +94,8 @@ type daemon struct {
 	log     *zap.Logger
 	reload  func() (config.Config, error) // nil: no reload
 	reloads chan reloadRequest
+	// statusLine, when not nil, is redrawn with the loop's progress.
+	statusLine *statusline.Line
 
 	registry *prometheus.Registry
 	loop     *pump.Pump
@@ -149,6 +156,7 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	})
 
 	health := pump.NewHealth(staleAfter(cfg))
+	health.PumpsDown = d.pumpsDown
 	srv, err := server.New(server.Options{
 		Addr: cfg.HealthCheckAddress, HealthPath: cfg.HealthCheckPath, Middlewares: cfg.Server.Middlewares, Settings: httpSettings(cfg.Server),
 		Prober: health, Registry: d.registry, Logger: log, Admin: d.adminRoutes(),
@@ -172,6 +180,11 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 
 	d.loop = pump.New(pump.Options{Settings: loopSettings(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
 	d.registry.MustRegister(d.loop)
+	if d.statusLine != nil {
+		statusCtx, stopStatus := context.WithCancel(context.Background())
+		defer stopStatus()
+		go d.showStatus(statusCtx, d.statusLine, queue)
+	}
 	health.SetStarted()
 	notify := systemdNotifier(log, health)
 	defer notify.stop()
@@ -221,10 +234,9 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 func (d *daemon) logTotals() {
 	read, undecodable := d.loop.Records()
 	fields := []zap.Field{zap.Int64("read", read), zap.Int64("dead_lettered_undecodable", undecodable)}
-	for _, out := range d.outputs {
-		fields = append(fields, zap.Int64("written."+out.Name, out.Stats.Written.Load()),
-			zap.Int64("parked."+out.Name, out.Stats.Parked.Load()))
-	}
+	fields = append(fields, pump.PumpsField(d.outputs, func(_ int, out *pump.Output) []zap.Field {
+		return []zap.Field{zap.Int64("written", out.Stats.Written.Load()), zap.Int64("parked", out.Stats.Parked.Load())}
+	}))
 	d.log.Info("loop stopped", fields...)
 }
 
@@ -296,9 +308,10 @@ func (d *daemon) startOutputs(ctx context.Context, pumpsCfg map[string]config.Pu
 			d.log.Error("pump could not start; its records are retried and parked until it does",
 				zap.String("pump", name), zap.String("type", pc.Type), zap.Error(err))
 			out.NeedsInit.Store(true)
+		} else {
+			d.log.Info("pump ready", zap.String("pump", name), zap.String("type", pc.Type))
 		}
 		outputs = append(outputs, out)
-		d.log.Info("pump ready", zap.String("pump", name), zap.String("type", pc.Type))
 	}
 	return outputs, nil
 }
@@ -351,4 +364,12 @@ func closeRedisClient(log *zap.Logger, client storage.Client) func(context.Conte
 		}
 		return nil
 	}
+}
+
+// pumpsDown names the current pumps that are down, for /readyz.
+func (d *daemon) pumpsDown() []string {
+	d.mu.Lock()
+	outputs := d.outputs
+	d.mu.Unlock()
+	return pump.DownNames(outputs)
 }

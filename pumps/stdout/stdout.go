@@ -20,9 +20,14 @@ func init() {
 		Type:        "stdout",
 		Description: "every record as a JSON line on standard output",
 		Sample:      sample,
-		New:         func() pumps.Sink { return &Stdout{out: os.Stdout} },
+		New:         func() pumps.Sink { return &Stdout{out: Output} },
 	})
 }
+
+// Output is where the stdout pumps made from now on write: standard output,
+// or, when the daemon draws a status line on the same terminal, a writer
+// that takes the line off the screen around each write.
+var Output io.Writer = os.Stdout
 
 // Config is the stdout pump's meta.
 type Config struct {
