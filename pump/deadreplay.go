@@ -103,6 +103,9 @@ func (p *Pump) ReplayDead(ctx context.Context, r DeadReplay) (DeadReplayReport, 
 				// Nothing of this window was written: it stays dead as it is.
 				failed = fmt.Errorf("pump %s keeps failing; the letters not replayed stay dead", out.Name)
 			default:
+				if err := p.syncUpTo(ctx, out, s.wrote); err != nil {
+					return rep, fmt.Errorf("replay into pump %s stopped before its sync: %w", out.Name, context.Cause(ctx))
+				}
 				p.settle(b, s, from, edits, &rep)
 			}
 		}

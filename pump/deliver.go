@@ -73,6 +73,9 @@ type share struct {
 	parked     [][]byte
 	unfinished bool
 	abandoned  bool // a write was left running: recs must stay untouched
+	// wrote numbers the write that took recs (countWrite); 0 when none
+	// did. A Syncer's batch is trimmed only once a Sync covers it.
+	wrote int64
 }
 
 // newShare takes out's view of b.
@@ -122,11 +125,13 @@ func (p *Pump) deliver(hard context.Context, out *Output, s *share, pol deliverP
 		var rejected *pumps.RejectedError
 		switch {
 		case err == nil:
+			out.countWrite(s)
 			s.written = len(s.recs)
 			out.Stats.Written.Add(int64(s.written))
 			p.markUp(out)
 			return
 		case errors.As(err, &rejected):
+			out.countWrite(s)
 			refused := 0
 			for _, rj := range rejected.Rejections {
 				if rj.Index >= 0 && rj.Index < len(s.raws) {

@@ -32,6 +32,8 @@ type batch struct {
 	abandoned  bool // a sink may still read records: keep b's JSON buffer out of reuse
 	pending    int
 	done       chan struct{}
+	// commits are the writes that hold b's records, to sync before the trim.
+	commits []commitPoint
 }
 
 // finish records one pump's share of b; the last one closes done.
@@ -48,6 +50,9 @@ func (b *batch) finish(out *Output, s *share) {
 	}
 	b.incomplete = b.incomplete || s.unfinished
 	b.abandoned = b.abandoned || s.abandoned
+	if s.wrote > 0 {
+		b.commits = append(b.commits, commitPoint{out, s.wrote})
+	}
 	b.pending--
 	if b.pending == 0 {
 		close(b.done)
@@ -288,9 +293,10 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 	return trimErr
 }
 
-// trimWhenDone waits for every pump to finish b, then removes it from the
-// head with its dead letters and parked records, retrying Redis errors until
-// the shutdown deadline.
+// trimWhenDone waits for every pump to finish b and for a sync of each
+// Syncer that wrote it (one sync covers the batches written while the last
+// ran), then removes it from the head with its dead letters and parked
+// records, retrying Redis errors until the shutdown deadline.
 func (p *Pump) trimWhenDone(abort context.Context, b *batch, mu *sync.Mutex, trimmed *int64) error {
 	select {
 	case <-b.done:
@@ -300,6 +306,9 @@ func (p *Pump) trimWhenDone(abort context.Context, b *batch, mu *sync.Mutex, tri
 	}
 	if b.incomplete {
 		return errIncomplete
+	}
+	if err := p.commit(abort, b.commits); err != nil {
+		return err
 	}
 	t := storage.Trim{Seq: p.queue.NextSeq(), List: p.queue.Key(), Batch: b.fp, DeadLetters: b.dead, Parked: b.parked, MaxLen: p.cfg.DeadLetterMaxLen}
 	for attempt := 0; ; attempt++ {

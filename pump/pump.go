@@ -45,6 +45,7 @@ type Output struct {
 	// reportedDown is set once "parked records not replayed yet" was
 	// logged, so it is logged once per outage, not every tick.
 	reportedDown atomic.Bool
+	commit       commitState // see commit.go
 }
 
 // State says what the loop does with this pump now: "failing" while its

@@ -102,6 +102,9 @@ func (p *Pump) replayBatch(hard context.Context, out *Output, key string, elems 
 		}
 		return false, true
 	}
+	if p.syncUpTo(hard, out, s.wrote) != nil {
+		return false, false // at the shutdown deadline: it stays parked
+	}
 	t := storage.Trim{Seq: p.queue.NextSeq(), List: key, Batch: b.fp, DeadLetters: append(b.dead, s.dead...), MaxLen: p.cfg.DeadLetterMaxLen}
 	for attempt := 0; ; attempt++ {
 		err := p.queue.Apply(hard, t)

@@ -22,7 +22,8 @@ type Sink interface {
 	Init(ctx context.Context) error
 	// Write delivers a batch. It returns nil only when every record is
 	// durably with the sink (or, for RejectedError, every record but the
-	// rejected ones). The slice and its records belong to the sink until
+	// rejected ones); a Syncer's records are durable once a Sync that
+	// started after Write returned has returned nil. The slice and its records belong to the sink until
 	// Write returns and must not be kept after that. ctx carries the pump's
 	// timeout.
 	Write(ctx context.Context, batch []analytics.Record) error
@@ -53,6 +54,18 @@ type Reopener interface {
 // for the next: a bigger one, grown by a huge record, is dropped, so that
 // record's memory is not held for as long as the sink runs.
 const MaxKeptBuffer = 1 << 20
+
+// Syncer is a sink whose Write only writes (into the page cache, say) and
+// whose Sync makes everything written so far durable (fdatasync): the loop
+// trims a batch only after a Sync that started after its Write returned
+// succeeded, so one Sync covers every batch written while the last one ran
+// (group commit) and a power cut still loses nothing trimmed. Sync may run
+// while a Write runs (the sink makes that safe); the loop never runs two
+// Syncs of one sink at a time. Its error is transient: the loop retries.
+type Syncer interface {
+	Sink
+	Sync(ctx context.Context) error
+}
 
 // Meta is a pump's meta section as it appears in the YAML file.
 type Meta map[string]any

@@ -191,6 +191,19 @@ func (c *CSV) Reopen() error {
 	return nil
 }
 
+// Sync implements pumps.Syncer: with fsync on (the default) Write only
+// writes and Sync fdatasyncs what the Writes before it wrote; with fsync
+// off it does nothing.
+func (c *CSV) Sync(context.Context) error {
+	if c.file == nil {
+		return nil
+	}
+	if err := c.file.Sync(); err != nil {
+		return fmt.Errorf("csv: %w", err)
+	}
+	return nil
+}
+
 // Close implements pumps.Sink.
 func (c *CSV) Close(context.Context) error {
 	if c.file == nil {
@@ -205,4 +218,5 @@ func (c *CSV) Close(context.Context) error {
 var (
 	_ pumps.Sink     = (*CSV)(nil)
 	_ pumps.Reopener = (*CSV)(nil)
+	_ pumps.Syncer   = (*CSV)(nil)
 )

@@ -36,6 +36,8 @@ type Config struct {
 	// DelayAfter stalls every write after the records are in the file and
 	// before Write returns: the window between write and trim.
 	DelayAfter pumps.Duration `yaml:"delay_after"`
+	// DelaySync stalls every Sync (the loop's commit before the trim).
+	DelaySync pumps.Duration `yaml:"delay_sync"`
 	// FailWhileExists fails every write, transiently, while this file exists.
 	FailWhileExists string `yaml:"fail_while_exists"`
 	// FailFirst fails the first N writes transiently.
@@ -138,6 +140,16 @@ func stall(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Sync implements pumps.Syncer: the loop trims only after it, so the
+// fault tests cross the group commit's path; the file is not fdatasynced
+// (a kill -9 leaves the page cache alone).
+func (f *Faulty) Sync(ctx context.Context) error {
+	if err := stall(ctx, f.cfg.DelaySync.D()); err != nil {
+		return err
+	}
+	return f.file.Sync()
+}
+
 // Close implements pumps.Sink.
 func (f *Faulty) Close(context.Context) error {
 	if f.file == nil {
@@ -146,4 +158,7 @@ func (f *Faulty) Close(context.Context) error {
 	return f.file.Close()
 }
 
-var _ pumps.Sink = (*Faulty)(nil)
+var (
+	_ pumps.Sink   = (*Faulty)(nil)
+	_ pumps.Syncer = (*Faulty)(nil)
+)

@@ -104,6 +104,19 @@ func (j *JSONL) Reopen() error {
 	return nil
 }
 
+// Sync implements pumps.Syncer: with fsync on (the default) Write only
+// writes and Sync fdatasyncs what the Writes before it wrote; with fsync
+// off it does nothing.
+func (j *JSONL) Sync(context.Context) error {
+	if j.file == nil {
+		return nil
+	}
+	if err := j.file.Sync(); err != nil {
+		return fmt.Errorf("jsonl: %w", err)
+	}
+	return nil
+}
+
 // Close implements pumps.Sink.
 func (j *JSONL) Close(context.Context) error {
 	if j.file == nil {
@@ -122,4 +135,5 @@ func (j *JSONL) WritesRecordJSON() {}
 var (
 	_ pumps.JSONWriter = (*JSONL)(nil)
 	_ pumps.Reopener   = (*JSONL)(nil)
+	_ pumps.Syncer     = (*JSONL)(nil)
 )

@@ -11,8 +11,9 @@ import (
 
 // Options say how a File writes.
 type Options struct {
-	// Sync makes every batch durable (fdatasync) before Append returns, so
-	// it survives a power cut.
+	// Sync makes File.Sync durable (fdatasync), so what it covers survives
+	// a power cut. Append itself never syncs: one Sync covers every batch
+	// appended before it (group commit). Without it File.Sync does nothing.
 	Sync bool
 	// Header is written first into every file that is empty, a new one
 	// after a rotation included.
@@ -36,6 +37,12 @@ type File struct {
 	// so a write stuck in the kernel cannot hold up a reload.
 	mu     sync.Mutex
 	reopen atomic.Bool // set by Reopen while a write held mu
+	// synced is f for Sync, which does not take mu. syncing is held by
+	// Sync while it syncs the file and by whatever closes it, so the file
+	// is not closed under a Sync.
+	synced  atomic.Pointer[os.File]
+	syncing sync.Mutex
+	syncs   atomic.Int64 // fdatasync calls, for Syncs
 
 	path string
 	f    *os.File
@@ -56,8 +63,8 @@ func (a *File) Open(path string) error {
 	return a.follow(path)
 }
 
-// Append runs write against the buffer and makes the result durable in the
-// file at path. When anything fails the file is truncated to where it was,
+// Append runs write against the buffer and writes the result to the file at
+// path; Sync makes it durable. When anything fails the file is truncated to where it was,
 // so the caller may retry the whole batch. When the file was removed while
 // the batch went into it (its link count is 0 after the write: the bytes
 // are in a file nobody can open again), the batch is written again into
@@ -74,7 +81,7 @@ func (a *File) Append(path string, write func(w *bufio.Writer) error) error {
 		if err != nil || !removed {
 			return err
 		}
-		_ = a.closeFile() // its bytes went with it; nothing to flush
+		a.discard() // its bytes went with it
 		if attempt == attempts {
 			return fmt.Errorf("write %s: the file was removed while the batch was written, %d times in a row", path, attempts)
 		}
@@ -97,9 +104,6 @@ func (a *File) appendOnce(write func(w *bufio.Writer) error) (removed bool, err 
 	}
 	if err == nil {
 		err = a.w.Flush()
-	}
-	if err == nil && a.opts.Sync {
-		err = datasync(a.f)
 	}
 	if err == nil {
 		if st, err = a.f.Stat(); err == nil {
@@ -139,6 +143,7 @@ func (a *File) follow(path string) error {
 		return fmt.Errorf("stat %s: %w", path, err)
 	}
 	a.path, a.f, a.info = path, f, info
+	a.synced.Store(f)
 	if a.w == nil {
 		a.w = bufio.NewWriterSize(f, 256<<10)
 	} else {
@@ -154,6 +159,29 @@ func (a *File) atPath() bool {
 	return err == nil && os.SameFile(st, a.info)
 }
 
+// Sync makes every batch that Append returned before Sync started durable
+// (with Options.Sync; else it does nothing). It does not wait for an
+// Append that runs: their bytes are in the open file (Append flushes before
+// it returns), and what the running one writes is for the next Sync. A file
+// closed before was synced by its closing, which closes it only once that
+// sync succeeded.
+func (a *File) Sync() error {
+	if !a.opts.Sync {
+		return nil
+	}
+	a.syncing.Lock() // keeps the file open until its sync returns
+	defer a.syncing.Unlock()
+	f := a.synced.Load()
+	if f == nil {
+		return nil
+	}
+	return a.syncFile(f)
+}
+
+// Syncs is how many fdatasync calls the File made, so the sinks' tests
+// see when their bytes were made durable.
+func (a *File) Syncs() int64 { return a.syncs.Load() }
+
 // Reopen has the next Append open the path again, and closes the open file
 // at once unless a write holds it: after logrotate renamed the file, the
 // old one is released on the signal rather than on the next batch. It may
@@ -164,7 +192,11 @@ func (a *File) Reopen() error {
 		return nil
 	}
 	defer a.mu.Unlock()
-	return a.closeFile()
+	if err := a.closeFile(); err != nil {
+		a.reopen.Store(true) // still open: the next Append tries again
+		return err
+	}
+	return nil
 }
 
 // Close flushes and closes the file.
@@ -175,22 +207,44 @@ func (a *File) Close() error {
 }
 
 // closeFile flushes (the buffer is empty between batches; this is for a
-// Close in the middle of nowhere) and closes the open file, if any.
+// Close in the middle of nowhere), syncs (with Options.Sync: the batches
+// appended since the last Sync) and closes the open file, if any. When
+// that fails the file stays open, so a later Sync or closing tries again:
+// closed, its unsynced batches could never be made durable.
 func (a *File) closeFile() error {
 	if a.f == nil {
 		return nil
 	}
-	ferr := a.w.Flush()
-	if ferr == nil && a.opts.Sync {
-		ferr = datasync(a.f)
+	if err := a.w.Flush(); err != nil {
+		return fmt.Errorf("flush %s: %w", a.path, err)
+	}
+	a.syncing.Lock()
+	defer a.syncing.Unlock()
+	if a.opts.Sync {
+		if err := a.syncFile(a.f); err != nil {
+			return fmt.Errorf("close %s: %w", a.path, err)
+		}
 	}
 	cerr := a.f.Close()
 	a.f, a.info = nil, nil
-	if ferr != nil {
-		return fmt.Errorf("flush %s: %w", a.path, ferr)
-	}
+	a.synced.Store(nil)
 	if cerr != nil {
 		return fmt.Errorf("close %s: %w", a.path, cerr)
 	}
 	return nil
+}
+
+// discard closes the open file without syncing: it was removed.
+func (a *File) discard() {
+	a.syncing.Lock()
+	defer a.syncing.Unlock()
+	_ = a.f.Close()
+	a.f, a.info = nil, nil
+	a.synced.Store(nil)
+}
+
+// syncFile makes f's appended bytes durable (datasync), counted.
+func (a *File) syncFile(f *os.File) error {
+	a.syncs.Add(1)
+	return datasync(f)
 }

@@ -1,0 +1,159 @@
+package pump
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/config"
+	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/pumps"
+	"github.com/pumpd/pump/storage"
+)
+
+// syncSink is a pumps.Syncer whose Sync is slow (and fails the first
+// failures times). It keeps the order of events and checks, at each of
+// them, that no record left the list before a Sync covering it returned.
+type syncSink struct {
+	scriptedSink
+	list     *redis.Client
+	key      string
+	total    int
+	slow     time.Duration
+	failures int
+
+	mu      sync.Mutex
+	written int // records whose Write returned
+	covered int // records a returned Sync covers
+	syncs   int
+	events  []string
+	broken  []string // the invariant's breaches
+}
+
+func (s *syncSink) Write(_ context.Context, recs []analytics.Record) error {
+	s.check("write " + testutil.IDOf(recs[0]))
+	s.mu.Lock()
+	s.written += len(recs)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *syncSink) Sync(ctx context.Context) error {
+	s.mu.Lock()
+	upTo := s.written
+	s.syncs++
+	fail := s.syncs <= s.failures
+	s.mu.Unlock()
+	s.check(fmt.Sprintf("sync start, %d written", upTo))
+	time.Sleep(s.slow) // the fdatasync: the workers write meanwhile
+	if fail {
+		s.check("sync failed")
+		return errors.New("disk says no")
+	}
+	s.mu.Lock()
+	s.covered = upTo
+	s.mu.Unlock()
+	s.check(fmt.Sprintf("sync end, %d covered", upTo))
+	return nil
+}
+
+// watch checks the invariant without recording an event.
+func (s *syncSink) watch() {
+	s.mu.Lock()
+	covered := s.covered
+	s.mu.Unlock()
+	n, err := s.list.LLen(context.Background(), s.key).Result()
+	if trimmed := s.total - int(n); err == nil && trimmed > covered {
+		s.mu.Lock()
+		s.broken = append(s.broken, fmt.Sprintf("between events: %d records trimmed, only %d synced", trimmed, covered))
+		s.mu.Unlock()
+	}
+}
+
+// check records what happened and how many records were trimmed by then.
+func (s *syncSink) check(what string) {
+	n, err := s.list.LLen(context.Background(), s.key).Result()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	trimmed := s.total - int(n)
+	ev := fmt.Sprintf("%s (trimmed %d)", what, trimmed)
+	s.events = append(s.events, ev)
+	if err == nil && trimmed > s.covered {
+		s.broken = append(s.broken, fmt.Sprintf("%s: %d records trimmed, only %d synced", what, trimmed, s.covered))
+	}
+}
+
+func TestOneSyncCoversTheBatchesWrittenWhileTheLastRanAndNothingIsTrimmedBeforeIt(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failures int
+	}{
+		{"slow sync", 0},
+		{"a slow sync that fails twice first", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const batches, size = 24, 10
+			r := testutil.StartRedis(t)
+			testutil.Seed(t, r.Client(), analytics.DefaultKey, 0, batches*size)
+			sink := &syncSink{list: r.Client(), key: analytics.DefaultKey, total: batches * size,
+				slow: 20 * time.Millisecond, failures: tc.failures}
+			var _ pumps.Syncer = sink
+			cfg := config.Default()
+			cfg.BatchSize, cfg.ReadAhead = size, 4
+			out := &Output{Name: "s", Sink: sink, Config: config.PumpDefaults()}
+			q := storage.NewQueue(r.Client(), analytics.DefaultKey, "test", 10*time.Second)
+			p := New(Options{Settings: SettingsOf(cfg, 30*time.Second), Queue: q, Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if ok, err := q.Acquire(ctx); !ok || err != nil {
+				t.Fatal("no lease", err)
+			}
+			lease := startLeaseKeeper(q, zap.NewNop(), func(error) {})
+			defer lease.stop()
+			// Between the sink's events too: a trim ahead of its sync
+			// could else be hidden by the sync that ends after it.
+			drained := make(chan struct{})
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				for {
+					select {
+					case <-drained:
+						return
+					default:
+						sink.watch()
+					}
+				}
+			}()
+			err := p.drain(ctx, ctx, lease)
+			close(drained)
+			<-watched
+			if err != nil {
+				t.Fatal(err)
+			}
+			sink.check("drained")
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			events := strings.Join(sink.events, "\n")
+			if len(sink.broken) > 0 {
+				t.Fatalf("trimmed before synced: %s\nevents:\n%s", strings.Join(sink.broken, "; "), events)
+			}
+			if n, _ := r.Client().LLen(ctx, analytics.DefaultKey).Result(); n != 0 || sink.covered != batches*size {
+				t.Fatalf("%d records left at the head, %d of %d synced\nevents:\n%s", n, sink.covered, batches*size, events)
+			}
+			if ok := sink.syncs - tc.failures; ok >= batches || ok < 1 {
+				t.Fatalf("%d successful syncs for %d batches, want fewer: one sync covers the batches written while the last ran\nevents:\n%s",
+					ok, batches, events)
+			}
+			t.Logf("%d batches, %d syncs (%d failed)", batches, sink.syncs, tc.failures)
+		})
+	}
+}
