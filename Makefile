@@ -35,7 +35,7 @@ $(FERRETDB): internal/testenv/mongo/main.go internal/testenv/mongo/go.mod intern
 	cd internal/testenv/mongo && $(GO) build -o $(CURDIR)/$(FERRETDB) .
 
 test: test-deps $(FERRETDB) ## all tests with the race detector, then a short fuzz of the decoders
-	PUMP_TEST_FERRETDB=$(CURDIR)/$(FERRETDB) $(GO) test -race -count=1 -timeout 40m ./...
+	PUMP_TEST_FERRETDB=$(CURDIR)/$(FERRETDB) $(GO) test -race -count=1 -timeout 60m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./analytics
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
 
