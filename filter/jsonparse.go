@@ -87,18 +87,12 @@ func (p *jsonParser) value(depth int) (any, error) {
 				return nil, err
 			}
 			m[k] = v
-			p.space()
-			if p.i >= len(p.s) {
-				return nil, errSyntax
+			done, err := p.separator('}')
+			if err != nil {
+				return nil, err
 			}
-			switch p.s[p.i] {
-			case ',':
-				p.i++
-			case '}':
-				p.i++
+			if done {
 				return m, nil
-			default:
-				return nil, errSyntax
 			}
 		}
 	case c == '[':
@@ -115,18 +109,12 @@ func (p *jsonParser) value(depth int) (any, error) {
 				return nil, err
 			}
 			a = append(a, v)
-			p.space()
-			if p.i >= len(p.s) {
-				return nil, errSyntax
+			done, err := p.separator(']')
+			if err != nil {
+				return nil, err
 			}
-			switch p.s[p.i] {
-			case ',':
-				p.i++
-			case ']':
-				p.i++
+			if done {
 				return a, nil
-			default:
-				return nil, errSyntax
 			}
 		}
 	case c == '"':
@@ -307,4 +295,22 @@ func (p *jsonParser) hex4() (rune, bool) {
 	}
 	p.i += 4
 	return r, true
+}
+
+// separator reads what follows an element of an object or array: a comma
+// (more to come) or the closing byte (done).
+func (p *jsonParser) separator(closing byte) (done bool, err error) {
+	p.space()
+	if p.i >= len(p.s) {
+		return false, errSyntax
+	}
+	switch p.s[p.i] {
+	case ',':
+		p.i++
+		return false, nil
+	case closing:
+		p.i++
+		return true, nil
+	}
+	return false, errSyntax
 }
