@@ -38,7 +38,7 @@ func (out *Output) countWrite(s *share) {
 
 // commit makes the writes behind points durable before their batch is
 // trimmed: for each Syncer not yet covering its point, a Sync.
-func (p *Pump) commit(ctx context.Context, points []commitPoint) error {
+func (p *Loop) commit(ctx context.Context, points []commitPoint) error {
 	for _, c := range points {
 		if err := p.syncUpTo(ctx, c.out, c.wrote); err != nil {
 			return err
@@ -51,7 +51,7 @@ func (p *Pump) commit(ctx context.Context, points []commitPoint) error {
 // running one when none does yet. A failed Sync is retried with the
 // loop's backoff until ctx ends (errIncomplete): the batches it would
 // cover stay at the head meanwhile.
-func (p *Pump) syncUpTo(ctx context.Context, out *Output, wrote int64) error {
+func (p *Loop) syncUpTo(ctx context.Context, out *Output, wrote int64) error {
 	sy, ok := out.Sink.(pumps.Syncer)
 	if !ok || wrote == 0 {
 		return nil

@@ -33,7 +33,7 @@ type DeadReplayReport struct {
 // stay exactly where they are. It stops at the first transient failure of
 // the pump that outlasts its retry budget: what was written until then is
 // removed from the dead list, the rest stays.
-func (p *Pump) ReplayDead(ctx context.Context, r DeadReplay) (DeadReplayReport, error) {
+func (p *Loop) ReplayDead(ctx context.Context, r DeadReplay) (DeadReplayReport, error) {
 	var rep DeadReplayReport
 	var out *Output
 	if r.Pump != "" {
@@ -59,8 +59,9 @@ func (p *Pump) ReplayDead(ctx context.Context, r DeadReplay) (DeadReplayReport, 
 		r.Limit = total
 	}
 	var offset, looked int64
+	sz := newSizer(p.cfg.BatchSize, p.cfg.BatchMaxBytes) // letters of huge records are read a few at a time
 	for looked < r.Limit {
-		entries, err := p.queue.Peek(ctx, list, offset, min(int64(p.cfg.BatchSize), r.Limit-looked))
+		entries, err := p.peek(ctx, list, offset, sz, min(sz.next(), r.Limit-looked))
 		if err != nil {
 			return rep, err
 		}
@@ -133,7 +134,7 @@ func (p *Pump) ReplayDead(ctx context.Context, r DeadReplay) (DeadReplayReport, 
 // settle turns what the pump did with the taken letters of one window into
 // edits of the dead list: written or filtered out, removed; refused again,
 // replaced by a letter with the new reason; undecodable still, kept.
-func (p *Pump) settle(b *batch, s *share, from []int, edits []storage.Edit, rep *DeadReplayReport) {
+func (p *Loop) settle(b *batch, s *share, from []int, edits []storage.Edit, rep *DeadReplayReport) {
 	decoded := make(map[int]bool, len(b.rawIdx))
 	for _, i := range b.rawIdx {
 		decoded[i] = true

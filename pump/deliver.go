@@ -78,18 +78,6 @@ type share struct {
 	wrote int64
 }
 
-// newShare takes out's view of b.
-func (out *Output) newShare(b *batch) *share {
-	recs, idx := out.view(b)
-	raws := make([][]byte, len(idx))
-	src := make([]int, len(idx))
-	for j, i := range idx {
-		src[j] = b.rawIdx[i]
-		raws[j] = b.raws[src[j]]
-	}
-	return &share{recs: recs, raws: raws, src: src}
-}
-
 // deliverPolicy says how hard to try before parking.
 type deliverPolicy struct {
 	budget time.Duration // retries of transient errors within this time
@@ -103,7 +91,7 @@ type deliverPolicy struct {
 // the policy's budget, and classifies what the sink said: written; these
 // records refused (dead letters); the batch refused (dead letters);
 // transient past the budget (parked). It stops, unfinished, when hard ends.
-func (p *Pump) deliver(hard context.Context, out *Output, s *share, pol deliverPolicy) {
+func (p *Loop) deliver(hard context.Context, out *Output, s *share, pol deliverPolicy) {
 	if len(s.recs) == 0 {
 		return
 	}
@@ -176,7 +164,7 @@ func (p *Pump) deliver(hard context.Context, out *Output, s *share, pol deliverP
 
 // park sets s aside in out's parked list and marks out down, logging the
 // first parking of an outage with the error that caused it.
-func (p *Pump) park(out *Output, s *share, attempts int, err error) {
+func (p *Loop) park(out *Output, s *share, attempts int, err error) {
 	s.parked = s.raws // counted in Stats.Parked once trimmed into the parked list
 	if !out.parking.Swap(true) {
 		p.log.Error("pump is down; parking its records until a replay write succeeds", zap.String("pump", out.Name),
@@ -186,13 +174,13 @@ func (p *Pump) park(out *Output, s *share, attempts int, err error) {
 }
 
 // markUp records a write the sink answered: out is not down (any more).
-func (p *Pump) markUp(out *Output) {
+func (p *Loop) markUp(out *Output) {
 	if out.parking.Swap(false) {
 		out.reportedDown.Store(false)
 		p.log.Info("pump writes again; its parked records are being replayed", zap.String("pump", out.Name))
 	}
 }
 
-func (p *Pump) deadLetter(pump, reason string, raw []byte) []byte {
+func (p *Loop) deadLetter(pump, reason string, raw []byte) []byte {
 	return DeadLetter{Reason: reason, Pump: pump, Time: time.Now().UTC(), Key: p.queue.Key(), Raw: raw}.Encode()
 }

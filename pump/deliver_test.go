@@ -31,7 +31,7 @@ type panicSink struct{ scriptedSink }
 
 func (*panicSink) Write(context.Context, []analytics.Record) error { panic("sink bug") }
 
-func newTestPump(out *Output) *Pump {
+func newTestPump(out *Output) *Loop {
 	return New(Options{Settings: defaultSettings(), Queue: storage.NewQueue(nil, "k", "t", time.Second),
 		Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
 }

@@ -1,14 +1,22 @@
-// Package pump is the drain loop: it holds the lease on the analytics list,
-// reads the head in bounded batches several at a time, decodes them, fans
-// each batch out to every configured sink and trims it from Redis only when
-// all of them have it (or it was parked or dead-lettered with the reason).
+// Package pump is the drain loop (Loop): it holds the lease on the
+// analytics list, reads the head in bounded batches several at a time,
+// decodes them, fans each batch out to every Output (one configured sink,
+// a pumps.Sink, with its pumps.<name> settings) and trims it from Redis
+// only when all of them have it (or it was parked or dead-lettered with
+// the reason).
 //
-// The path of one batch (drain.go):
+// The path of one batch (pipeline.go):
 //
 //	reader ──▶ decoder ──▶ one worker per pump ──▶ trimmer
-//	LRANGE     decode,     deliver (deliver.go):    in read order, once every
-//	at the     shared      written / refused (dead) pump is done: one script
-//	offset     JSON        / transient (retry, park) trims, dead-letters, parks
+//	LRANGE at  decode,     deliver (deliver.go):    in read order, once every
+//	the window shared      written / refused (dead) pump is done: one script
+//	(window.go) JSON       / transient (retry, park) trims, dead-letters, parks
+//
+// The window is what the drain has read and not trimmed; it owns the read
+// offset, which counts from the moving head. Run (loop.go) drains on a
+// ticker while this instance holds the lease (lease.go); batch.go decodes,
+// output.go is one pump's view of a batch, commit.go the group commit of
+// the file sinks, redis.go what Redis errors say about its health.
 //
 // Beside the drain, one replayer per pump (replay.go) feeds its parked list
 // back to it through the same delivery path; for a pump that is down it is

@@ -73,7 +73,7 @@ var (
 )
 
 // Describe implements prometheus.Collector.
-func (p *Pump) Describe(ch chan<- *prometheus.Desc) {
+func (p *Loop) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRead, descUndecodable, descUntrimmed, descWritten, descFiltered,
 		descFilterProblems, descParked, descDead, descReplayed, descDown, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descLastProgress, descRedisUp, descRedisState, descUnreplicated} {
 		ch <- d
@@ -83,7 +83,7 @@ func (p *Pump) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
-func (p *Pump) Collect(ch chan<- prometheus.Metric) {
+func (p *Loop) Collect(ch chan<- prometheus.Metric) {
 	p.mu.RLock()
 	outputs := p.outputs
 	p.mu.RUnlock()
@@ -146,4 +146,4 @@ func boolFloat(b bool) float64 {
 	return 0
 }
 
-var _ prometheus.Collector = (*Pump)(nil)
+var _ prometheus.Collector = (*Loop)(nil)

@@ -12,14 +12,14 @@ import (
 // list was found empty. pump_last_progress_timestamp_seconds exports it, so
 // a stale value means stuck, not busy (the list may never be empty under a
 // steady load, so the last full drain cannot tell).
-func (p *Pump) progressed() { p.lastProgress.Store(time.Now().UnixNano()) }
+func (p *Loop) progressed() { p.lastProgress.Store(time.Now().UnixNano()) }
 
 // progress logs a "draining" line every interval while a drain runs: a
 // drain of a large backlog takes long, and without it the log says nothing
 // between "holding the drain lease" and its end. It only reads the loop's
 // counters, so it costs the drain nothing.
 type progress struct {
-	p     *Pump
+	p     *Loop
 	every time.Duration
 	stop  chan struct{}
 	done  chan struct{}
@@ -27,7 +27,7 @@ type progress struct {
 
 // startProgress starts the reporter of one drain; it returns nil when
 // progress-interval is 0. Stop it when the drain ends.
-func (p *Pump) startProgress() *progress {
+func (p *Loop) startProgress() *progress {
 	every := p.cfg.ProgressInterval
 	if every <= 0 {
 		return nil

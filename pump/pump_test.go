@@ -31,7 +31,7 @@ func testBatch(t *testing.T, users ...string) *batch {
 		raws = append(raws, b)
 	}
 	raws = append(raws, []byte("undecodable"))
-	p := &Pump{queue: storage.NewQueue(nil, "k", "t", time.Second), log: zap.NewNop(), metrics: newMetrics()}
+	p := &Loop{queue: storage.NewQueue(nil, "k", "t", time.Second), log: zap.NewNop(), metrics: newMetrics()}
 	b := p.decode(raws)
 	if len(b.records) != len(users) || len(b.dead) != 1 {
 		t.Fatalf("decode: %d records, %d dead", len(b.records), len(b.dead))

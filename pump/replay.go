@@ -22,7 +22,7 @@ type replayers struct {
 // startReplay starts one replayer per pump. They stop reading at ctx's end
 // or when the lease is lost; their writes and trims in flight are bounded
 // by hard.
-func (p *Pump) startReplay(ctx, hard context.Context, lease *leaseKeeper) *replayers {
+func (p *Loop) startReplay(ctx, hard context.Context, lease *leaseKeeper) *replayers {
 	rctx, cancel := context.WithCancel(ctx)
 	r := &replayers{cancel: cancel}
 	go func() {
@@ -53,16 +53,13 @@ func (r *replayers) stop() {
 // refuses goes to the dead list with the reason, and on a transient error
 // the records stay parked and the next try waits a backoff. It polls an
 // empty list every interval.
-func (p *Pump) replayParked(ctx, hard context.Context, out *Output) {
+func (p *Loop) replayParked(ctx, hard context.Context, out *Output) {
 	key := p.queue.ParkedKey(out.Name)
 	sz := newSizer(p.cfg.BatchSize, p.cfg.BatchMaxBytes)
 	failures := 0
 	for {
 		wait := p.cfg.Interval
-		elems, err := p.queue.Peek(hard, key, 0, sz.next())
-		if err == nil {
-			elems = sz.cut(elems)
-		}
+		elems, err := p.peek(hard, key, 0, sz, sz.next())
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -88,7 +85,7 @@ func (p *Pump) replayParked(ctx, hard context.Context, out *Output) {
 
 // replayBatch delivers one batch of out's parked list and trims it. done
 // says it left the list; retry that it stays for a later try.
-func (p *Pump) replayBatch(hard context.Context, out *Output, key string, elems [][]byte) (done, retry bool) {
+func (p *Loop) replayBatch(hard context.Context, out *Output, key string, elems [][]byte) (done, retry bool) {
 	b := p.decode(elems)
 	s := out.newShare(b)
 	p.deliver(hard, out, s, deliverPolicy{})

@@ -98,7 +98,7 @@ type daemon struct {
 	statusLine *statusline.Line
 
 	registry *prometheus.Registry
-	loop     *pump.Pump
+	loop     *pump.Loop
 	mu       sync.Mutex // guards outputs against a concurrent scrape
 	outputs  []*pump.Output
 }

@@ -1,0 +1,124 @@
+package pump
+
+import (
+	"sync"
+
+	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/filter"
+	"github.com/pumpd/pump/storage"
+)
+
+// batch is one read of the head, shared read-only by the pumps; each pump
+// works on its own view of it.
+type batch struct {
+	raws    [][]byte
+	fp      storage.Fingerprint
+	seq     uint64 // the trim's sequence number, once the trimmer gave it one
+	records []analytics.Record
+	rawIdx  []int  // raws index of each record
+	json    []byte // holds the records' shared JSON, reused once b is trimmed
+	// requests are the records' parsed requests, for the filter
+	// expressions of every pump.
+	requests filter.Requests
+
+	mu         sync.Mutex
+	dead       [][]byte
+	parked     map[string][][]byte
+	incomplete bool
+	abandoned  bool // a sink may still read records: keep b's JSON buffer out of reuse
+	pending    int
+	done       chan struct{}
+	// commits are the writes that hold b's records, to sync before the trim.
+	commits []commitPoint
+}
+
+// finish records one pump's share of b; the last one closes done.
+func (b *batch) finish(out *Output, s *share) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dead = append(b.dead, s.dead...)
+	if len(s.parked) > 0 {
+		if b.parked == nil {
+			b.parked = map[string][][]byte{}
+		}
+		b.parked[out.Name] = s.parked
+		out.Stats.Parked.Add(int64(len(s.parked)))
+	}
+	b.incomplete = b.incomplete || s.unfinished
+	b.abandoned = b.abandoned || s.abandoned
+	if s.wrote > 0 {
+		b.commits = append(b.commits, commitPoint{out, s.wrote})
+	}
+	b.pending--
+	if b.pending == 0 {
+		close(b.done)
+	}
+}
+
+func (p *Loop) decode(raws [][]byte) *batch {
+	b := &batch{raws: raws, fp: storage.FingerprintOf(raws), records: make([]analytics.Record, 0, len(raws)),
+		rawIdx: make([]int, 0, len(raws)), done: make(chan struct{})}
+	for i, raw := range raws {
+		rec, err := analytics.DecodeShared(raw)
+		if err != nil {
+			p.decodeFailed.Add(1)
+			b.dead = append(b.dead, p.deadLetter("", err.Error(), raw))
+			continue
+		}
+		b.records = append(b.records, rec)
+		b.rawIdx = append(b.rawIdx, i)
+	}
+	return b
+}
+
+// shareEncoding encodes b's records once for all the JSON pumps, in a spare
+// buffer when there is one.
+func (p *Loop) shareEncoding(b *batch) {
+	var buf []byte
+	select {
+	case buf = <-p.jsonBufs:
+	default:
+	}
+	b.json = encodeJSON(b.records, buf)
+}
+
+// recycle keeps b's JSON buffer for a later batch. Call it only when no
+// pump holds b's records any more.
+func (p *Loop) recycle(b *batch) {
+	if b.json == nil {
+		return
+	}
+	select {
+	case p.jsonBufs <- b.json[:0]:
+	default:
+	}
+	b.json = nil
+}
+
+// encodeJSON sets each record's JSON, all in buf (grown when too small) and
+// returns it. A record that cannot be encoded keeps none, so each pump
+// rejects it with the error.
+func encodeJSON(recs []analytics.Record, buf []byte) []byte {
+	size := 0
+	for i := range recs {
+		// JSON adds the field names and escapes the request's quotes.
+		size += len(recs[i].Raw)*5/4 + 160
+	}
+	// size is generous: a spare buffer a little smaller still fits, and
+	// append grows it in the rare case it does not.
+	if cap(buf) < size*4/5 {
+		buf = make([]byte, 0, size)
+	}
+	buf = buf[:0]
+	for i := range recs {
+		start := len(buf)
+		out, err := analytics.AppendJSON(buf, &recs[i])
+		if err != nil {
+			continue
+		}
+		// Should append grow buf, earlier records keep the old array.
+		buf = out
+		recs[i].JSON = buf[start:len(buf):len(buf)]
+	}
+	return buf
+}

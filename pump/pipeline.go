@@ -1,0 +1,305 @@
+package pump
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pumpd/pump/storage"
+)
+
+// drainStats is what one drain did, for its log line.
+type drainStats struct {
+	batches, records int
+	dead, parked     int
+}
+
+func (st *drainStats) add(b *batch) {
+	st.batches++
+	st.records += len(b.raws)
+	st.dead += len(b.dead)
+	for _, r := range b.parked {
+		st.parked += len(r)
+	}
+}
+
+// drain reads the list until it is empty or ctx ends, keeping up to
+// read-ahead batches in flight, and trims them in order as every pump
+// finishes. It returns storage.ErrLeaseLost or storage.ErrHeadChanged when
+// it had to stop trimming; the un-trimmed batches stay at the head.
+func (p *Loop) drain(ctx, hard context.Context, lease *leaseKeeper) error {
+	start := time.Now()
+	prog := p.startProgress() // "draining" lines until the end line
+	d := p.newDrainRun(ctx, hard, &listFeed{p: p})
+	defer d.cancelAbort(nil)
+	go func() {
+		select {
+		case <-lease.lost:
+			d.cancelAbort(storage.ErrLeaseLost)
+		case <-d.abort.Done():
+		}
+	}()
+	d.startWorkers()
+	go d.readStage()
+	go d.decodeStage()
+	st, err := d.trimStage()
+	d.workers.Wait()
+	prog.Stop()
+	if err == nil {
+		p.lastDrain.Store(time.Now().UnixNano())
+		p.progressed() // the list was found empty
+	}
+	// Why the drain was aborted (a lost lease, a refused trim) says more
+	// than the unfinished batches it left behind.
+	if cause := context.Cause(d.abort); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	if st.records > 0 || err != nil {
+		p.logDrain(start, st, err)
+	}
+	return err
+}
+
+// feed is where a drain's batches come from and where they go once every
+// pump has them: listFeed for the analytics list.
+type feed interface {
+	// next reads the batch after those read so far, bounded by sz; an
+	// empty one means there is nothing more for now.
+	next(ctx context.Context, sz *sizer) ([][]byte, error)
+	// settle removes the oldest unsettled batch from the source, with its
+	// dead letters and parked records, in one attempt.
+	settle(ctx context.Context, b *batch) error
+}
+
+// drainRun is one drain: four stages and the channels between them,
+//
+//	readStage ─raw─▶ decodeStage ─toPump[i]─▶ worker i ─▶ batch.done
+//	                      └────────trimQ (read order)────▶ trimStage
+//
+// with a slot per batch in flight, taken by the reader and given back by
+// the trimmer, bounding memory.
+type drainRun struct {
+	p    *Loop
+	feed feed
+	// ctx stops the reader (the stop signal); abort stops every stage (a
+	// lost lease, a refused trim, the shutdown deadline through hard).
+	ctx         context.Context
+	abort       context.Context
+	cancelAbort context.CancelCauseFunc
+
+	slots   chan struct{}
+	raw     chan [][]byte
+	trimQ   chan *batch
+	toPump  []chan *batch
+	workers sync.WaitGroup
+}
+
+func (p *Loop) newDrainRun(ctx, hard context.Context, f feed) *drainRun {
+	abort, cancel := context.WithCancelCause(hard)
+	n := p.cfg.ReadAhead
+	d := &drainRun{p: p, feed: f, ctx: ctx, abort: abort, cancelAbort: cancel,
+		slots: make(chan struct{}, n), raw: make(chan [][]byte, 1), trimQ: make(chan *batch, n),
+		toPump: make([]chan *batch, len(p.outputs))}
+	for i := range d.toPump {
+		d.toPump[i] = make(chan *batch, n)
+	}
+	return d
+}
+
+// readStage reads the next batch while earlier ones are decoded and
+// written. It stops at an empty read, at the stop signal or on abort, and
+// retries Redis errors with a backoff.
+func (d *drainRun) readStage() {
+	defer close(d.raw)
+	p := d.p
+	window := cap(d.slots)
+	sz := newSizer(p.cfg.BatchSize, p.cfg.BatchMaxBytes) // bounds each slot in bytes too
+	for attempt := 0; ; {
+		select {
+		case d.slots <- struct{}{}:
+		case <-d.ctx.Done():
+			return
+		case <-d.abort.Done():
+			return
+		}
+		// A batch of big records takes the slots of several, so the
+		// window's bytes stay within read-ahead batches' budget.
+		held := holdSlots(d.ctx, d.abort, d.slots, sz.room(window))
+		if d.ctx.Err() != nil || d.abort.Err() != nil {
+			<-d.slots
+			releaseSlots(d.slots, held)
+			return
+		}
+		elems, err := d.feed.next(d.abort, sz)
+		releaseSlots(d.slots, held)
+		p.health.Beat()
+		if err != nil {
+			<-d.slots
+			if d.abort.Err() != nil {
+				return
+			}
+			p.redisError(err)
+			if !sleep(d.ctx, backoff(attempt)) {
+				return
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		p.redisReadOK()
+		if len(elems) == 0 {
+			<-d.slots
+			return
+		}
+		p.inFlight.Add(1)
+		d.raw <- elems
+	}
+}
+
+// decodeStage decodes each batch and hands it to every pump's worker and,
+// in read order, to the trimmer, so the next read overlaps this work.
+func (d *drainRun) decodeStage() {
+	p := d.p
+	defer func() {
+		close(d.trimQ)
+		for _, w := range d.toPump {
+			close(w)
+		}
+	}()
+	for elems := range d.raw {
+		b := p.decode(elems)
+		if p.shareJSON {
+			p.shareEncoding(b)
+		}
+		p.read.Add(int64(len(elems)))
+		p.metrics.batchSize.Observe(float64(len(elems)))
+		b.pending = len(p.outputs)
+		d.trimQ <- b
+		for _, w := range d.toPump {
+			w <- b
+		}
+	}
+}
+
+// startWorkers starts one worker per pump: it delivers the pump's share of
+// each batch through the one delivery path and records the outcome.
+func (d *drainRun) startWorkers() {
+	for i, out := range d.p.outputs {
+		d.workers.Add(1)
+		go func(in <-chan *batch) {
+			defer d.workers.Done()
+			pol := deliverPolicy{budget: out.Config.MaxRetryTime.D(), parkWhenDown: true}
+			for b := range in {
+				s := out.newShare(b)
+				out.Stats.Filtered.Add(int64(len(b.records) - len(s.recs)))
+				d.p.deliver(d.abort, out, s, pol)
+				b.finish(out, s)
+			}
+		}(d.toPump[i])
+	}
+}
+
+// trimStage settles the batches in read order, each once every pump is done
+// with it. After the first failure it settles nothing more: the batches
+// left stay at the head of the list for the next drain or holder.
+func (d *drainRun) trimStage() (drainStats, error) {
+	p := d.p
+	var st drainStats
+	var trimErr error
+	for b := range d.trimQ {
+		if trimErr == nil {
+			trimErr = d.trimWhenDone(b)
+			if trimErr != nil {
+				d.cancelAbort(trimErr)
+			} else {
+				if !b.abandoned {
+					p.recycle(b) // every pump is done with it
+				}
+				st.add(b)
+			}
+		}
+		p.inFlight.Add(-1)
+		if trimErr != nil {
+			p.untrimmed.Add(int64(len(b.raws)))
+		}
+		<-d.slots
+	}
+	return st, trimErr
+}
+
+// trimWhenDone waits for every pump to finish b and for a sync of each
+// Syncer that wrote it (one sync covers the batches written while the last
+// ran), then settles it, retrying Redis errors until the shutdown deadline.
+func (d *drainRun) trimWhenDone(b *batch) error {
+	p := d.p
+	select {
+	case <-b.done:
+	case <-d.abort.Done():
+		// Pumps still writing see abort too; wait for them to give up.
+		<-b.done
+	}
+	if b.incomplete {
+		return errIncomplete
+	}
+	if err := p.commit(d.abort, b.commits); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		err := d.feed.settle(d.abort, b)
+		p.health.Beat()
+		switch {
+		case err == nil:
+			p.redisOK()
+			p.progressed()
+			return nil
+		case errors.Is(err, storage.ErrLeaseLost), errors.Is(err, storage.ErrHeadChanged):
+			return err
+		case d.abort.Err() != nil:
+			return errIncomplete
+		}
+		p.redisError(err)
+		if !sleep(d.abort, backoff(attempt)) {
+			return errIncomplete
+		}
+	}
+}
+
+func (p *Loop) logDrain(start time.Time, st drainStats, err error) {
+	fields := []zap.Field{
+		zap.Int("records", st.records), zap.Int("batches", st.batches),
+		zap.Int("dead_lettered", st.dead), zap.Int("parked", st.parked),
+		zap.Duration("took", time.Since(start).Round(time.Millisecond)),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if n, lerr := p.queue.Len(ctx, p.queue.Key()); lerr == nil {
+		fields = append(fields, zap.Int64("backlog", n))
+	}
+	if n, lerr := p.queue.Len(ctx, p.queue.DeadKey()); lerr == nil && n > 0 {
+		fields = append(fields, zap.Int64("dead_letter_list", n))
+		if max := p.cfg.DeadLetterMaxLen; max > 0 && n >= max {
+			p.log.Error("dead-letter list at its cap: the oldest dead letters are being dropped for good",
+				zap.Int64("dead-letter-max-len", max), zap.String("list", p.queue.DeadKey()))
+		}
+	}
+	fields = append(fields, PumpsField(p.outputs, func(_ int, out *Output) []zap.Field {
+		f := []zap.Field{zap.Int64("written", out.Stats.Written.Load())}
+		if n, lerr := p.queue.Len(ctx, p.queue.ParkedKey(out.Name)); lerr == nil && n > 0 {
+			f = append(f, zap.Int64("parked_list", n))
+		}
+		return f
+	}))
+	switch {
+	case errors.Is(err, errIncomplete):
+		p.log.Warn("drain stopped at the shutdown deadline; the rest stays at the head", fields...)
+	case err != nil:
+		p.log.Warn("drain stopped", append(fields, zap.Error(err))...)
+	default:
+		p.log.Info("drained", fields...)
+	}
+}
+
+var errIncomplete = errors.New("batch not finished before the shutdown deadline")
