@@ -25,10 +25,11 @@ var ErrLeaseLost = errors.New("drain lease lost to another instance or expired")
 // so it must not trim; it re-reads from the head instead.
 var ErrHeadChanged = errors.New("head of the list changed since it was read")
 
-// Queue is the fenced view of one analytics list.
+// Queue is the fenced view of one analytics list. Its Keys name the list
+// (Key), its dead-letter list and its parked lists.
 type Queue struct {
+	Keys
 	client redis.UniversalClient
-	key    string
 	token  string
 	ttl    time.Duration
 	trims  atomic.Uint64
@@ -43,7 +44,7 @@ type Queue struct {
 func NewQueue(client redis.UniversalClient, key, owner string, ttl time.Duration) *Queue {
 	var nonce [8]byte
 	_, _ = rand.Read(nonce[:])
-	q := &Queue{client: client, key: key, token: owner + "/" + hex.EncodeToString(nonce[:]), ttl: ttl, identity: hostIdentity()}
+	q := &Queue{Keys: KeysOf(key), client: client, token: owner + "/" + hex.EncodeToString(nonce[:]), ttl: ttl, identity: hostIdentity()}
 	if q.identity != "" {
 		q.token += "@" + q.identity
 	}
@@ -54,21 +55,8 @@ func NewQueue(client redis.UniversalClient, key, owner string, ttl time.Duration
 // Acquire takes the lease over from a dead process of this host.
 func (q *Queue) OnTakeover(fn func(dead string)) { q.onTakeover = fn }
 
-// The {key} hash tag keeps every key of ours in the list's cluster slot, so
-// one script may touch them all.
-func (q *Queue) tagged(suffix string) string { return "{" + q.key + "}." + suffix }
-
-// Key is the analytics list.
-func (q *Queue) Key() string { return q.key }
-
 // LeaseKey holds the token of the instance that drains the list.
 func (q *Queue) LeaseKey() string { return q.tagged("lease") }
-
-// DeadKey is the dead-letter list.
-func (q *Queue) DeadKey() string { return q.tagged("dead") }
-
-// ParkedKey is the list of records parked for pump.
-func (q *Queue) ParkedKey(pump string) string { return q.tagged("parked." + pump) }
 
 // trimMarksKey is a hash: holder token and list → the sequence number of
 // the last trim applied to that list (each list's trims run in order, from

@@ -1,0 +1,23 @@
+package storage
+
+// Keys names the keys of ours that belong to one source key (a list or a
+// stream): its dead-letter list and its parked lists. The {key} hash tag
+// keeps them all in the source's Redis Cluster slot, so one script may
+// touch the source and every one of them.
+type Keys struct {
+	key string
+}
+
+// KeysOf returns the key names that belong to source key.
+func KeysOf(key string) Keys { return Keys{key: key} }
+
+func (k Keys) tagged(suffix string) string { return "{" + k.key + "}." + suffix }
+
+// Key is the source itself: the analytics list or stream.
+func (k Keys) Key() string { return k.key }
+
+// DeadKey is the dead-letter list.
+func (k Keys) DeadKey() string { return k.tagged("dead") }
+
+// ParkedKey is the list of records parked for pump.
+func (k Keys) ParkedKey(pump string) string { return k.tagged("parked." + pump) }
