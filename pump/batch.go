@@ -11,9 +11,12 @@ import (
 // batch is one read of the head, shared read-only by the pumps; each pump
 // works on its own view of it.
 type batch struct {
-	raws    [][]byte
-	fp      storage.Fingerprint
-	seq     uint64 // the trim's sequence number, once the trimmer gave it one
+	raws [][]byte
+	fp   storage.Fingerprint
+	seq  uint64 // the trim's sequence number, once the trimmer gave it one
+	// ids are a stream's entry ids: of each raw, then of the entries
+	// dead-lettered when read (see chunk); nil for a list.
+	ids     []string
 	records []analytics.Record
 	rawIdx  []int  // raws index of each record
 	json    []byte // holds the records' shared JSON, reused once b is trimmed
@@ -55,14 +58,42 @@ func (b *batch) finish(out *Output, s *share) {
 	}
 }
 
-func (p *Loop) decode(raws [][]byte) *batch {
-	b := &batch{raws: raws, fp: storage.FingerprintOf(raws), records: make([]analytics.Record, 0, len(raws)),
+// chunk is one read of a feed: the records' bytes and, for a stream, their
+// entry ids and the dead letters of entries that never became records (no
+// data field, delivered too often), settled with the batch.
+type chunk struct {
+	raws [][]byte
+	ids  []string // ids of raws, then of the entries of dead; nil for a list
+	dead [][]byte
+}
+
+func (c chunk) empty() bool { return len(c.raws) == 0 && len(c.dead) == 0 }
+
+// decodeChunk decodes c into a batch.
+func (p *Loop) decodeChunk(c chunk) *batch {
+	b := p.decodeEntries(c.raws, c.ids)
+	b.dead = append(b.dead, c.dead...)
+	return b
+}
+
+// decode decodes the elements of a list into a batch; one that is not an
+// iam record is dead-lettered with its bytes.
+func (p *Loop) decode(raws [][]byte) *batch { return p.decodeEntries(raws, nil) }
+
+// decodeEntries is decode with the entry id of each raw (a stream's), kept
+// in the dead letters; ids may be longer than raws (see chunk).
+func (p *Loop) decodeEntries(raws [][]byte, ids []string) *batch {
+	b := &batch{raws: raws, ids: ids, fp: storage.FingerprintOf(raws), records: make([]analytics.Record, 0, len(raws)),
 		rawIdx: make([]int, 0, len(raws)), done: make(chan struct{})}
 	for i, raw := range raws {
 		rec, err := analytics.DecodeShared(raw)
 		if err != nil {
 			p.decodeFailed.Add(1)
-			b.dead = append(b.dead, p.deadLetter("", err.Error(), raw))
+			d := DeadLetter{Reason: err.Error(), Raw: raw}
+			if ids != nil {
+				d.ID = ids[i]
+			}
+			b.dead = append(b.dead, p.letter(d))
 			continue
 		}
 		b.records = append(b.records, rec)

@@ -79,7 +79,7 @@ func TestBatchesStayWithinTheByteBudget(t *testing.T) {
 	}
 	lease := startLeaseKeeper(q, zap.NewNop(), func(error) {})
 	defer lease.stop()
-	if err := p.drain(ctx, ctx, lease); err != nil {
+	if err := p.drainList(ctx, ctx, lease); err != nil {
 		t.Fatal(err)
 	}
 

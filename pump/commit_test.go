@@ -133,7 +133,7 @@ func TestOneSyncCoversTheBatchesWrittenWhileTheLastRanAndNothingIsTrimmedBeforeI
 					}
 				}
 			}()
-			err := p.drain(ctx, ctx, lease)
+			err := p.drainList(ctx, ctx, lease)
 			close(drained)
 			<-watched
 			if err != nil {

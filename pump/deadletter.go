@@ -12,8 +12,13 @@ type DeadLetter struct {
 	Reason string    `json:"reason"`
 	Pump   string    `json:"pump,omitempty"` // "" when no pump could take it (undecodable)
 	Time   time.Time `json:"time"`
-	Key    string    `json:"key"` // the list it was read from
+	Key    string    `json:"key"` // the list or stream it was read from
 	Raw    []byte    `json:"raw"`
+	// ID is the stream entry's id (a list's elements have none);
+	// Deliveries how often the group delivered it, for an entry
+	// dead-lettered after max-deliveries.
+	ID         string `json:"id,omitempty"`
+	Deliveries int64  `json:"deliveries,omitempty"`
 }
 
 // Encode returns the envelope as stored in Redis.

@@ -182,5 +182,12 @@ func (p *Loop) markUp(out *Output) {
 }
 
 func (p *Loop) deadLetter(pump, reason string, raw []byte) []byte {
-	return DeadLetter{Reason: reason, Pump: pump, Time: time.Now().UTC(), Key: p.queue.Key(), Raw: raw}.Encode()
+	return p.letter(DeadLetter{Reason: reason, Pump: pump, Raw: raw})
+}
+
+// letter stamps d with the time and the source's key and encodes it.
+func (p *Loop) letter(d DeadLetter) []byte {
+	d.Time = time.Now().UTC()
+	d.Key = p.queue.Key()
+	return d.Encode()
 }

@@ -37,7 +37,7 @@ func BenchmarkDrain(b *testing.B) {
 		b.StopTimer()
 		testutil.Seed(b, r.Client(), analytics.DefaultKey, 0, n)
 		b.StartTimer()
-		if err := p.drain(ctx, ctx, lease); err != nil {
+		if err := p.drainList(ctx, ctx, lease); err != nil {
 			b.Fatal(err)
 		}
 	}

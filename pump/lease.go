@@ -21,8 +21,11 @@ func (p *Loop) tryLease(ctx context.Context) *leaseKeeper {
 	if !ok {
 		if p.health.Holder() || !p.standbyLogged {
 			holder, _ := p.queue.Holder(ctx)
-			p.log.Info("another instance drains the list; standing by",
-				zap.String("key", p.queue.Key()), zap.String("holder", holder))
+			what := "another instance drains the list; standing by"
+			if p.stream != nil {
+				what = "another instance replays the stream's parked lists; draining the group's share"
+			}
+			p.log.Info(what, zap.String("key", p.queue.Key()), zap.String("holder", holder))
 			p.standbyLogged = true
 		}
 		return nil

@@ -25,7 +25,19 @@ type Settings struct {
 	DeadLetterMaxLen int64         // cap of the dead and parked lists (0: none)
 	OmitDetails      bool          // omit-detailed-recording for every pump
 	ProgressInterval time.Duration // a "draining" line this often while a drain runs (0: none)
+	// A stream source's: how long an entry stays pending at a consumer
+	// before another takes it over, and how often it may be delivered
+	// before it is dead-lettered (0: no limit).
+	ClaimIdle     time.Duration
+	MaxDeliveries int64
 }
+
+// Stream sources' defaults: claim-idle well above a write's timeout and
+// retry budget, so a slow write is not taken over from a live consumer.
+const (
+	DefaultClaimIdle     = time.Minute
+	DefaultMaxDeliveries = 5
+)
 
 // SettingsOf takes the loop's settings from cfg; grace is its share of
 // the shutdown timeout.
@@ -38,16 +50,23 @@ func SettingsOf(cfg config.Config, grace time.Duration) Settings {
 		BatchSize: cfg.BatchSize, BatchMaxBytes: int64(cfg.BatchMaxBytes), ReadAhead: cfg.ReadAhead,
 		Interval: interval, Grace: grace, DeadLetterMaxLen: cfg.DeadLetterMaxLen, OmitDetails: cfg.OmitDetailedRecording,
 		ProgressInterval: cfg.ProgressInterval.D(),
+		ClaimIdle:        DefaultClaimIdle, MaxDeliveries: DefaultMaxDeliveries,
 	}
 }
 
 // Options configure a Loop.
 type Options struct {
 	Settings Settings
-	Queue    *storage.Queue
-	Outputs  []*Output
-	Logger   *zap.Logger
-	Health   *Health
+	// Queue is the source's lease and lists: a list source's own, a stream
+	// source's dead-letter and parked lists and the lease that picks the
+	// one instance that replays the parked lists.
+	Queue *storage.Queue
+	// Stream, when set, makes the source a stream read through its
+	// consumer group (Queue then names the same key).
+	Stream  *storage.Stream
+	Outputs []*Output
+	Logger  *zap.Logger
+	Health  *Health
 }
 
 // Loop is the drain loop of one analytics list: it drains the list into
@@ -56,6 +75,7 @@ type Options struct {
 type Loop struct {
 	cfg     Settings
 	queue   *storage.Queue
+	stream  *storage.Stream // nil for a list
 	outputs []*Output
 	log     *zap.Logger
 	health  *Health
@@ -71,6 +91,7 @@ type Loop struct {
 	read, decodeFailed, untrimmed, inFlight atomic.Int64
 	acquisitions, lastDrain, lastProgress   atomic.Int64
 	standbyLogged                           bool
+	groupReady                              bool // the stream's consumer group exists
 	// lease is kept between two Runs across a reload (see ErrReload).
 	lease *leaseKeeper
 	// causes are the kinds of cause already logged for the Redis condition
@@ -81,7 +102,7 @@ type Loop struct {
 
 // New prepares the loop; nothing is read before Run.
 func New(o Options) *Loop {
-	p := &Loop{queue: o.Queue, log: o.Logger, health: o.Health, metrics: newMetrics()}
+	p := &Loop{queue: o.Queue, stream: o.Stream, log: o.Logger, health: o.Health, metrics: newMetrics()}
 	p.Update(o.Settings, o.Outputs)
 	return p
 }
@@ -186,11 +207,21 @@ func (p *Loop) Run(ctx context.Context) (err error) {
 			lease = p.tryLease(ctx)
 		}
 		next := p.queue.TTL() / 4 // standby: poll for the lease
-		if lease != nil {
+		if p.stream != nil {
+			// Every instance of the group drains the stream; the lease
+			// only picks the one that replays the parked lists.
+			if lease != nil && replay == nil {
+				replay = p.startReplay(ctx, hard, lease)
+			}
+			if err := p.drainStream(ctx, hard); err != nil && ctx.Err() == nil {
+				p.log.Error("drain failed", zap.Error(err))
+			}
+			next = min(next, p.cfg.Interval)
+		} else if lease != nil {
 			if replay == nil {
 				replay = p.startReplay(ctx, hard, lease)
 			}
-			err := p.drain(ctx, hard, lease)
+			err := p.drainList(ctx, hard, lease)
 			switch {
 			case errors.Is(err, storage.ErrLeaseLost) || errors.Is(err, storage.ErrHeadChanged):
 				p.log.Warn("drain interrupted; the un-trimmed window stays at the head", zap.Error(err))

@@ -26,18 +26,20 @@ func (st *drainStats) add(b *batch) {
 	}
 }
 
-// drain reads the list until it is empty or ctx ends, keeping up to
-// read-ahead batches in flight, and trims them in order as every pump
-// finishes. It returns storage.ErrLeaseLost or storage.ErrHeadChanged when
-// it had to stop trimming; the un-trimmed batches stay at the head.
-func (p *Loop) drain(ctx, hard context.Context, lease *leaseKeeper) error {
+// drain reads f until it is empty or ctx ends, keeping up to read-ahead
+// batches in flight, and settles them in order as every pump finishes. A
+// close of lost (the lease's) aborts it with storage.ErrLeaseLost; for a
+// list it returns storage.ErrHeadChanged too when it had to stop trimming.
+// What was not settled stays in the source: at the head of the list, or
+// pending in the stream's group.
+func (p *Loop) drain(ctx, hard context.Context, f feed, lost <-chan struct{}) error {
 	start := time.Now()
 	prog := p.startProgress() // "draining" lines until the end line
-	d := p.newDrainRun(ctx, hard, &listFeed{p: p})
+	d := p.newDrainRun(ctx, hard, f)
 	defer d.cancelAbort(nil)
 	go func() {
 		select {
-		case <-lease.lost:
+		case <-lost:
 			d.cancelAbort(storage.ErrLeaseLost)
 		case <-d.abort.Done():
 		}
@@ -64,11 +66,12 @@ func (p *Loop) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 }
 
 // feed is where a drain's batches come from and where they go once every
-// pump has them: listFeed for the analytics list.
+// pump has them: listFeed for a list (window.go), streamFeed for a
+// stream's consumer group (stream.go).
 type feed interface {
 	// next reads the batch after those read so far, bounded by sz; an
 	// empty one means there is nothing more for now.
-	next(ctx context.Context, sz *sizer) ([][]byte, error)
+	next(ctx context.Context, sz *sizer) (chunk, error)
 	// settle removes the oldest unsettled batch from the source, with its
 	// dead letters and parked records, in one attempt.
 	settle(ctx context.Context, b *batch) error
@@ -91,7 +94,7 @@ type drainRun struct {
 	cancelAbort context.CancelCauseFunc
 
 	slots   chan struct{}
-	raw     chan [][]byte
+	raw     chan chunk
 	trimQ   chan *batch
 	toPump  []chan *batch
 	workers sync.WaitGroup
@@ -101,7 +104,7 @@ func (p *Loop) newDrainRun(ctx, hard context.Context, f feed) *drainRun {
 	abort, cancel := context.WithCancelCause(hard)
 	n := p.cfg.ReadAhead
 	d := &drainRun{p: p, feed: f, ctx: ctx, abort: abort, cancelAbort: cancel,
-		slots: make(chan struct{}, n), raw: make(chan [][]byte, 1), trimQ: make(chan *batch, n),
+		slots: make(chan struct{}, n), raw: make(chan chunk, 1), trimQ: make(chan *batch, n),
 		toPump: make([]chan *batch, len(p.outputs))}
 	for i := range d.toPump {
 		d.toPump[i] = make(chan *batch, n)
@@ -133,7 +136,7 @@ func (d *drainRun) readStage() {
 			releaseSlots(d.slots, held)
 			return
 		}
-		elems, err := d.feed.next(d.abort, sz)
+		c, err := d.feed.next(d.abort, sz)
 		releaseSlots(d.slots, held)
 		p.health.Beat()
 		if err != nil {
@@ -150,12 +153,12 @@ func (d *drainRun) readStage() {
 		}
 		attempt = 0
 		p.redisReadOK()
-		if len(elems) == 0 {
+		if c.empty() {
 			<-d.slots
 			return
 		}
 		p.inFlight.Add(1)
-		d.raw <- elems
+		d.raw <- c
 	}
 }
 
@@ -169,13 +172,13 @@ func (d *drainRun) decodeStage() {
 			close(w)
 		}
 	}()
-	for elems := range d.raw {
-		b := p.decode(elems)
+	for c := range d.raw {
+		b := p.decodeChunk(c)
 		if p.shareJSON {
 			p.shareEncoding(b)
 		}
-		p.read.Add(int64(len(elems)))
-		p.metrics.batchSize.Observe(float64(len(elems)))
+		p.read.Add(int64(len(c.raws)))
+		p.metrics.batchSize.Observe(float64(len(c.raws)))
 		b.pending = len(p.outputs)
 		d.trimQ <- b
 		for _, w := range d.toPump {
@@ -275,7 +278,7 @@ func (p *Loop) logDrain(start time.Time, st drainStats, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if n, lerr := p.queue.Len(ctx, p.queue.Key()); lerr == nil {
+	if n, lerr := p.backlog(ctx); lerr == nil {
 		fields = append(fields, zap.Int64("backlog", n))
 	}
 	if n, lerr := p.queue.Len(ctx, p.queue.DeadKey()); lerr == nil && n > 0 {

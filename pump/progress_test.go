@@ -63,7 +63,7 @@ func TestLongDrainLogsProgressWithStablePumpKeys(t *testing.T) {
 	defer lease.stop()
 
 	done := make(chan error, 1)
-	go func() { done <- p.drain(ctx, ctx, lease) }()
+	go func() { done <- p.drainList(ctx, ctx, lease) }()
 	// The drain cannot end before the held sink is released, so it lasts
 	// at least one interval: a "draining" line must come.
 	testutil.Eventually(t, time.Minute, `a "draining" line`, func() bool { return logs.FilterMessage("draining").Len() > 0 })

@@ -55,18 +55,27 @@ func (s *sizer) cut(elems [][]byte) [][]byte {
 			kept += int64(len(e))
 		}
 	}
-	s.ahead = 0
+	s.learn(total, len(elems))
 	if keep < len(elems) {
 		s.ahead = int64(len(elems[keep]))
 	}
-	per := max(1, total/int64(len(elems)))
+	clear(elems[keep:])
+	return elems[:keep:keep]
+}
+
+// learn takes in a reply of n records and total bytes that is kept whole
+// (a stream's entries, delivered to this consumer once read).
+func (s *sizer) learn(total int64, n int) {
+	s.ahead = 0
+	if n == 0 {
+		return
+	}
+	per := max(1, total/int64(n))
 	if per >= s.perRecord {
 		s.perRecord = per
 	} else {
 		s.perRecord = (s.perRecord + per) / 2
 	}
-	clear(elems[keep:])
-	return elems[:keep:keep]
 }
 
 // room is how many slots of a window of window batches the next read must

@@ -56,14 +56,14 @@ type listFeed struct {
 
 // next reads the next batch, sz bounding it in records and bytes; an empty
 // one means the list holds nothing more.
-func (f *listFeed) next(ctx context.Context, sz *sizer) ([][]byte, error) {
+func (f *listFeed) next(ctx context.Context, sz *sizer) (chunk, error) {
 	var elems [][]byte
 	err := f.w.readNext(func(offset int64) (int, error) {
 		var err error
 		elems, err = f.p.peek(ctx, f.p.queue.Key(), offset, sz, sz.next())
 		return len(elems), err
 	})
-	return elems, err
+	return chunk{raws: elems}, err
 }
 
 // settle trims b, the window's oldest batch, with its dead letters and
@@ -76,6 +76,11 @@ func (f *listFeed) settle(ctx context.Context, b *batch) error {
 	}
 	t := storage.Trim{Seq: b.seq, List: f.p.queue.Key(), Batch: b.fp, DeadLetters: b.dead, Parked: b.parked, MaxLen: f.p.cfg.DeadLetterMaxLen}
 	return f.w.trimOldest(b.fp.N, func() error { return f.p.queue.Apply(ctx, t) })
+}
+
+// drainList drains the list under lease.
+func (p *Loop) drainList(ctx, hard context.Context, lease *leaseKeeper) error {
+	return p.drain(ctx, hard, &listFeed{p: p}, lease.lost)
 }
 
 // peek reads up to n elements of list at offset, cut to sz's byte budget:
