@@ -103,3 +103,18 @@ func TestProduceSaysWhatIsWrong(t *testing.T) {
 		}
 	})
 }
+
+// The sources that pump produce writes to are checked by pump validate,
+// through the configuration's own validation.
+func TestValidateChecksSources(t *testing.T) {
+	bad := testutil.WriteConfig(t, testutil.FreePort(t), producePumps, "sources: [{key: a}, {key: b, mode: stream, pumps: [x]}]")
+	code, out := testutil.RunPump(t, nil, "validate", "-c", bad.ConfigPath)
+	if code != 2 || !strings.Contains(out, `sources[1].mode: want list or streams, got "stream"`) ||
+		!strings.Contains(out, `sources[1].pumps: no pump named "x"`) {
+		t.Fatalf("pump validate: exit %d, want 2 naming sources[1].mode and .pumps:\n%s", code, out)
+	}
+	good := testutil.WriteConfig(t, testutil.FreePort(t), producePumps, "sources: [{key: a}, {key: b, mode: streams, pumps: [d]}]")
+	if code, out := testutil.RunPump(t, nil, "validate", "--print", "-c", good.ConfigPath); code != 0 || !strings.Contains(out, "mode: streams") {
+		t.Fatalf("pump validate --print: exit %d, want 0 and the sources:\n%s", code, out)
+	}
+}
