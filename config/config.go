@@ -52,6 +52,9 @@ type Config struct {
 	ProgressInterval Duration `yaml:"progress-interval"`
 	// Server holds the HTTP server's settings beyond iam's two keys.
 	Server Server `yaml:"server"`
+	// Sources are the keys to drain (sources.go); none means iam's one list
+	// analytics-key (SourceList).
+	Sources []Input `yaml:"sources,omitempty"`
 }
 
 // Redis is the connection to the Redis holding the analytics list.

@@ -125,9 +125,16 @@ func decode(tree map[string]any) (Config, error) {
 	cfg := Default()
 	rawPumps, hasPumps := tree["pumps"]
 	delete(tree, "pumps")
+	rawSources := tree["sources"]
+	delete(tree, "sources")
 	if err := strict.Decode("", tree, &cfg); err != nil {
 		return Config{}, err
 	}
+	sources, err := decodeSources(rawSources)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Sources = sources
 	if !hasPumps || rawPumps == nil {
 		return cfg, nil
 	}
@@ -173,7 +180,8 @@ func EnvName(key string) string {
 	return EnvPrefix + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
 }
 
-// Keys lists every key of the static configuration (pumps excluded), in
+// Keys lists every key of the static configuration (pumps and sources
+// excluded), in
 // dotted form, with the Go type of its value.
 func Keys() map[string]reflect.Type {
 	out := map[string]reflect.Type{}
@@ -185,7 +193,7 @@ func Keys() map[string]reflect.Type {
 			if prefix != "" {
 				key = prefix + "." + name
 			}
-			if key == "pumps" {
+			if key == "pumps" || key == "sources" {
 				continue
 			}
 			if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == "github.com/pumpd/pump/config" && f.Type.Name() != "Duration" {

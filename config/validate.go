@@ -84,6 +84,7 @@ func (c *Config) Validate() error {
 	for _, name := range slices.Sorted(maps.Keys(c.Pumps)) {
 		errs = append(errs, c.Pumps[name].validate(name)...)
 	}
+	errs = append(errs, c.validateSources()...)
 	return errors.Join(errs...)
 }
 

@@ -107,6 +107,13 @@ func (s *Stream) Read(ctx context.Context, count int64, block time.Duration) ([]
 		a.Block = block
 	}
 	res, err := s.client.XReadGroup(ctx, a).Result()
+	if isNoGroup(err) {
+		// The stream was deleted (DEL, FLUSHDB) and its group with it: what
+		// is written next must still be read.
+		if err = s.Ensure(ctx); err == nil {
+			res, err = s.client.XReadGroup(ctx, a).Result()
+		}
+	}
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -144,6 +151,12 @@ func (s *Stream) fill(ctx context.Context, out []Entry, msgs []redis.XMessage) e
 		out[i].Data = view(v)
 	}
 	return nil
+}
+
+// isNoGroup tells the error of a command on a group (or stream) that does
+// not exist.
+func isNoGroup(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOGROUP")
 }
 
 // view returns b's bytes without a copy. go-redis reads each bulk string
@@ -204,6 +217,12 @@ func (s *Stream) Claim(ctx context.Context, minIdle time.Duration, count int64) 
 	msgs, next, deleted, err := s.client.XAutoClaimWithDeleted(ctx, &redis.XAutoClaimArgs{
 		Stream: s.key, Group: s.group, Consumer: s.name, MinIdle: minIdle, Start: s.cursor, Count: count,
 	}).Result()
+	if isNoGroup(err) {
+		// Nothing can be pending in a group that is gone; Read makes it
+		// again.
+		s.cursor = "0-0"
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redis: claim from group %s of stream %s: %w", s.group, s.key, err)
 	}
@@ -327,6 +346,7 @@ end
 -- Below floor, every group has acknowledged everything: for each group
 -- its oldest pending entry, or with none pending the entry after the last
 -- it was given.
+if redis.call('EXISTS', KEYS[1]) == 0 then return {acked, 0} end
 local floor = nil
 for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local f = {}
@@ -348,7 +368,9 @@ return {acked, trimmed}
 // removes from the stream what every group of it has acknowledged, in one
 // script. The script pushes only when at least one of the ids was still
 // pending, so a retry after a lost reply (its ids acknowledged already)
-// pushes nothing twice.
+// pushes nothing twice. It pushes nothing either when another consumer
+// claimed all of them and acknowledged them first (it pushed its own), or
+// when the stream was deleted under the group (by whoever deleted it).
 //
 // Removal is XTRIM MINID below the smallest, over every group on the stream,
 // of its oldest pending entry or (none pending) the entry after the last

@@ -440,3 +440,50 @@ func TestAckRunsOnAFullRedis(t *testing.T) {
 	}
 	wantCounts(t, s, 0, 0)
 }
+
+func TestAStreamDeletedUnderTheGroupIsReadAgain(t *testing.T) {
+	ctx := context.Background()
+	r := testutil.StartRedis(t)
+	s := newStream(t, r.Client(), StreamOptions{Consumer: "a"})
+	produce(t, r.Client(), 2)
+	got := read(t, s, 10)
+	if err := r.Client().Del(ctx, streamKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The entries in flight are gone with the stream: their Ack must not
+	// fail, and neither may claims on the group that went with it.
+	ack(t, s, StreamAck{IDs: idsOf(got), DeadLetters: [][]byte{[]byte("d")}})
+	if es, err := s.Claim(ctx, 0, 10); err != nil || len(es) != 0 {
+		t.Fatalf("Claim on a deleted stream = %v, %v; want nothing", idsOf(es), err)
+	}
+	if es := read(t, s, 10); len(es) != 0 {
+		t.Fatalf("read %v from a deleted stream", idsOf(es))
+	}
+	ids := produce(t, r.Client(), 3)
+	if es := read(t, s, 10); !slices.Equal(idsOf(es), ids) {
+		t.Fatalf("after the stream came back: read %v, want %v", idsOf(es), ids)
+	}
+}
+
+func TestAckOfManyEntriesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	r := testutil.StartRedis(t)
+	s := newStream(t, r.Client(), StreamOptions{Consumer: "a"})
+	pipe := r.Client().Pipeline()
+	for i := 0; i < 2500; i++ {
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: streamKey, Values: []any{"data", "x"}})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, s, 5000)
+	if len(got) != 2500 {
+		t.Fatalf("read %d, want 2500", len(got))
+	}
+	// More ids than one XACK of the script takes.
+	ack(t, s, StreamAck{IDs: idsOf(got), DeadLetters: [][]byte{[]byte("d")}})
+	wantCounts(t, s, 0, 0)
+	if n, _ := r.Client().LLen(ctx, s.DeadKey()).Result(); n != 1 {
+		t.Fatalf("dead list holds %d, want 1", n)
+	}
+}

@@ -115,7 +115,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	producerDone := make(chan struct{})
 	go func() {
 		defer close(producerDone)
-		if err := produce(ctx, list, *rate, &produced); err != nil {
+		if err := produceRecords(ctx, client, *rate, &produced); err != nil {
 			fmt.Fprintf(stderr, "demo: producer stopped: %v\n", err)
 		}
 	}()

@@ -3,22 +3,26 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/produce"
 	"github.com/pumpd/pump/storage"
 )
 
-var demoUsers = []string{"peter", "maria", "ken", "admin", "ops-bot"}
-
-// produce RPUSHes records as iam's authorization server would, rate a
-// second, until ctx ends.
-func produce(ctx context.Context, list *storage.Queue, rate int, n *atomic.Int64) error {
+// produceRecords RPUSHes distinct records as iam's authorization server
+// would, rate a second, until ctx ends.
+func produceRecords(ctx context.Context, client storage.Client, rate int, n *atomic.Int64) error {
+	p, err := produce.New(client, produce.Options{Mode: produce.List, Key: analytics.DefaultKey})
+	if err != nil {
+		return err
+	}
+	gen := produce.NewGenerator("demo-"+strconv.FormatInt(time.Now().UnixNano(), 36), rand.Uint64())
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	perTick := max(rate/10, 1)
@@ -28,40 +32,13 @@ func produce(ctx context.Context, list *storage.Queue, rate int, n *atomic.Int64
 			return nil
 		case <-tick.C:
 		}
-		vals := make([][]byte, 0, perTick)
-		for range perTick {
-			rec := demoRecord()
-			b, err := analytics.Encode(&rec)
-			if err != nil {
-				return err
-			}
-			vals = append(vals, b)
-		}
 		// Not ctx: a push cancelled mid-flight may still land, and then the
 		// count would miss it.
-		if err := list.Push(context.Background(), list.Key(), vals); err != nil {
+		sent, err := p.Send(context.Background(), gen.Records(perTick, time.Now()))
+		n.Add(int64(sent))
+		if err != nil {
 			return err
 		}
-		n.Add(int64(len(vals)))
-	}
-}
-
-func demoRecord() analytics.Record {
-	user := demoUsers[rand.IntN(len(demoUsers))]
-	effect, conclusion := "allow", "policies 68819e5a allow access"
-	if rand.IntN(4) == 0 {
-		effect, conclusion = "deny", "policy deny-all-printers forcefully denied the access"
-	}
-	now := time.Now()
-	return analytics.Record{
-		TimeStamp:  now.Unix(),
-		Username:   user,
-		Effect:     effect,
-		Conclusion: conclusion,
-		Request:    fmt.Sprintf(`{"resource":"resources:printer","action":"print","subject":"users:%s","context":{"remoteIP":"192.168.0.%d"}}`, user, rand.IntN(254)+1),
-		Policies:   `[{"id":"68819e5a","effect":"allow","subjects":["users:<peter|ken>"],"resources":["resources:<.*>"]}]`,
-		Deciders:   `[{"id":"68819e5a","effect":"allow"}]`,
-		ExpireAt:   now.AddDate(100, 0, 0),
 	}
 }
 

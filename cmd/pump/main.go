@@ -58,6 +58,7 @@ func commands() []command {
 		{"validate", "validate [-c FILE] [--print]", "check a configuration file and every pump's meta; exit 0 or 2", cmdValidate, nil},
 		{"plugins", "plugins [TYPE]", "list the sinks and HTTP middlewares; with TYPE, print a sample section", cmdPlugins, nil},
 		{"dlq", "dlq list|replay|drop [flags]", "inspect, replay or drop dead letters", cmdDLQ, []string{"list", "replay", "drop"}},
+		{"produce", "produce [--mode list|streams] [--count N] [flags]", "write synthetic iam records to a list or stream, for tests and demos", cmdProduce, nil},
 		{"health", "health [flags]", "ask the local daemon's health endpoint; exit 0 when healthy", cmdHealth, nil},
 		{"completion", "completion bash|zsh|fish", "print a shell completion script", cmdCompletion, []string{"bash", "zsh", "fish"}},
 		{"man", "man", "print the manual page (roff): pump man > pump.1", cmdMan, nil},
