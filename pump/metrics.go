@@ -124,7 +124,7 @@ func (p *Loop) Collect(ch chan<- prometheus.Metric) {
 	// Lengths are read live, briefly: a scrape must not hang on Redis.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if n, err := p.backlog(ctx); err == nil {
+	if n, err := p.Backlog(ctx); err == nil {
 		gauge(descBacklog, float64(n), "main", "")
 	}
 	if n, err := p.queue.Len(ctx, p.queue.DeadKey()); err == nil {

@@ -278,7 +278,7 @@ func (p *Loop) logDrain(start time.Time, st drainStats, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if n, lerr := p.backlog(ctx); lerr == nil {
+	if n, lerr := p.Backlog(ctx); lerr == nil {
 		fields = append(fields, zap.Int64("backlog", n))
 	}
 	if n, lerr := p.queue.Len(ctx, p.queue.DeadKey()); lerr == nil && n > 0 {

@@ -88,7 +88,7 @@ func (r *progress) log(from, to counts) {
 	// LLEN briefly: a slow Redis must not hold the next line back.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if n, err := r.p.backlog(ctx); err == nil {
+	if n, err := r.p.Backlog(ctx); err == nil {
 		fields = append(fields, zap.Int64("backlog", n))
 		if rate > 0 {
 			eta := time.Duration(float64(n) / rate * float64(time.Second))

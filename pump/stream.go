@@ -111,9 +111,9 @@ func (p *Loop) drainStream(ctx, hard context.Context) error {
 	return p.drain(ctx, hard, newStreamFeed(p, p.stream), nil)
 }
 
-// backlog is what the source holds: the list's length, or the stream's
+// Backlog is what the source holds: the list's length, or the stream's
 // entries not yet trimmed (read or not).
-func (p *Loop) backlog(ctx context.Context) (int64, error) {
+func (p *Loop) Backlog(ctx context.Context) (int64, error) {
 	if p.stream != nil {
 		return p.stream.Len(ctx)
 	}

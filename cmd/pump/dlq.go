@@ -44,7 +44,7 @@ func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	defer client.Close()
-	q := storage.NewQueue(client, cfg.AnalyticsKey, "dlq", cfg.LeaseTTL.D())
+	q := storage.NewQueue(client, cfg.SourceList()[0].Key, "dlq", cfg.LeaseTTL.D())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
@@ -121,6 +121,10 @@ func preview(b []byte) string {
 // that refused it, for the running daemon to replay. Letters not taken stay
 // exactly where they are.
 func dlqReplay(ctx context.Context, cfg config.Config, q *storage.Queue, r pump.DeadReplay, w, stderr io.Writer) error {
+	if r.IncludeUndecodable && r.Pump == "" && cfg.SourceList()[0].Mode == config.ModeStreams {
+		// Their way back is the main list, which a stream source has not.
+		return fmt.Errorf("--include-undecodable without --pump: the undecodable letters of stream %s can go back only through a pump (--pump NAME)", q.Key())
+	}
 	var outputs []*pump.Output
 	for _, name := range slices.Sorted(maps.Keys(cfg.Pumps)) {
 		outputs = append(outputs, &pump.Output{Name: name, Config: cfg.Pumps[name]})

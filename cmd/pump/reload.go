@@ -19,7 +19,7 @@ import (
 
 // restartOnly are the keys a reload cannot change: they hold connections,
 // listeners or the identity of the lease. A change is logged and ignored.
-var restartOnly = []string{"redis", "health-check-address", "health-check-path", "analytics-key",
+var restartOnly = []string{"redis", "health-check-address", "health-check-path", "analytics-key", "sources",
 	"lease-ttl", "instance-id", "server", "log"}
 
 // applyReload re-reads the configuration. An invalid file, or a new pump
@@ -104,7 +104,7 @@ func (d *daemon) applyReload(stopLoop func(), loopDone <-chan error) error {
 	sort.Slice(outputs, func(i, j int) bool { return outputs[i].Name < outputs[j].Name })
 	d.setOutputs(outputs)
 	d.cfg = next
-	d.loop.Update(loopSettings(next), outputs)
+	d.loop.Update(loopSettings(next), fed(next.SourceList()[0], outputs))
 	if len(removed) > 0 {
 		d.log.Warn("removed pumps keep their parked lists in Redis until they come back",
 			zap.Strings("removed", removed))

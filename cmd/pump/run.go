@@ -141,7 +141,8 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	if err != nil {
 		return err
 	}
-	queue := storage.NewQueue(client, cfg.AnalyticsKey, cfg.InstanceID, cfg.LeaseTTL.D())
+	src := cfg.SourceList()[0] // validated: one
+	queue := storage.NewQueue(client, src.Key, cfg.InstanceID, cfg.LeaseTTL.D())
 	queue.SetWaitReplicas(cfg.Redis.WaitReplicas, cfg.Redis.WaitTimeout.D())
 	queue.OnReplication(func(ok bool, acked, want int) {
 		if ok {
@@ -157,6 +158,13 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 
 	health := pump.NewHealth(staleAfter(cfg))
 	health.PumpsDown = d.pumpsDown
+	// The loop exists before the server, whose /status reads it.
+	var stream *storage.Stream
+	if src.Mode == config.ModeStreams {
+		stream = storage.NewStream(client, src.Key, storage.StreamOptions{Group: src.Group, Consumer: cfg.InstanceID, Field: src.Field})
+	}
+	d.loop = pump.New(pump.Options{Settings: loopSettings(cfg), Queue: queue, Stream: stream, Outputs: fed(src, outputs), Logger: log, Health: health})
+	d.registry.MustRegister(d.loop)
 	srv, err := server.New(server.Options{
 		Addr: cfg.HealthCheckAddress, HealthPath: cfg.HealthCheckPath, Middlewares: cfg.Server.Middlewares, Settings: httpSettings(cfg.Server),
 		Prober: health, Registry: d.registry, Logger: log, Admin: d.adminRoutes(),
@@ -178,8 +186,6 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	log.Info("serving probes", zap.String("health", srv.HealthURL()), zap.String("addr", srv.Addr()))
 	logRoutes(log, cfg.Server, srv)
 
-	d.loop = pump.New(pump.Options{Settings: loopSettings(cfg), Queue: queue, Outputs: outputs, Logger: log, Health: health})
-	d.registry.MustRegister(d.loop)
 	if d.statusLine != nil {
 		statusCtx, stopStatus := context.WithCancel(context.Background())
 		defer stopStatus()
@@ -260,7 +266,21 @@ func closeShare(total time.Duration) time.Duration {
 // timeout: what closeShare leaves.
 func loopSettings(cfg config.Config) pump.Settings {
 	total := cfg.ShutdownTimeout.D()
-	return pump.SettingsOf(cfg, total-closeShare(total))
+	s := pump.SettingsOf(cfg, total-closeShare(total))
+	src := cfg.SourceList()[0]
+	s.ClaimIdle, s.MaxDeliveries = src.ClaimIdle.D(), src.MaxDeliveries
+	return s
+}
+
+// fed are the outputs src feeds.
+func fed(src config.Input, outputs []*pump.Output) []*pump.Output {
+	var out []*pump.Output
+	for _, o := range outputs {
+		if src.Feeds(o.Name) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // staleAfter is how long the loop may go without progress before liveness

@@ -73,7 +73,11 @@ func (d *daemon) status(queue *storage.Queue, health *pump.Health) func(context.
 		} else {
 			r.Lease.Holder = holder
 		}
-		r.Backlog = length(queue.Key())
+		if n, err := d.loop.Backlog(ctx); err != nil {
+			r.Errors = append(r.Errors, err.Error())
+		} else {
+			r.Backlog = &n
+		}
 		r.Dead = length(queue.DeadKey())
 		d.mu.Lock()
 		outputs := d.outputs

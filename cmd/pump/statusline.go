@@ -52,7 +52,7 @@ func (d *daemon) showStatus(ctx context.Context, line *statusline.Line, queue *s
 		}
 		if tick%4 == 0 { // LLEN once a second is plenty
 			lctx, cancel := context.WithTimeout(ctx, statusEvery)
-			if n, err := queue.Len(lctx, queue.Key()); err == nil {
+			if n, err := d.loop.Backlog(lctx); err == nil {
 				backlog = fmt.Sprint(n)
 			} else {
 				backlog = "?"
