@@ -37,36 +37,33 @@ func TestWithoutSourcesIAMsListFeedsEveryPump(t *testing.T) {
 }
 
 func TestSourcesTakeDefaultsForWhatTheyOmit(t *testing.T) {
-	cfg, err := Parse(`
-pumps: {a: {type: dummy}, b: {type: dummy}}
-sources:
-  - key: analytics-iam-system-analytics
-  - key: events
-    mode: streams
-    group: eu
-    field: rec
-    claim-idle: 5m
-    max-deliveries: 3
-    pumps: [b]
-`)
-	if err != nil {
-		t.Fatal(err)
-	}
 	list := InputDefaults()
 	list.Key = "analytics-iam-system-analytics"
 	stream := Input{Key: "events", Mode: ModeStreams, Format: FormatIAM, Group: "eu", Field: "rec",
 		ClaimIdle: Duration(5 * time.Minute), MaxDeliveries: 3, Pumps: []string{"b"}}
-	if want := []Input{list, stream}; !reflect.DeepEqual(cfg.SourceList(), want) {
-		t.Fatalf("sources\n  %+v\nwant\n  %+v", cfg.SourceList(), want)
+	for _, tc := range []struct {
+		sources string
+		want    Input
+	}{
+		{"  - key: analytics-iam-system-analytics\n", list},
+		{"  - key: events\n    mode: streams\n    group: eu\n    field: rec\n    claim-idle: 5m\n    max-deliveries: 3\n    pumps: [b]\n", stream},
+	} {
+		cfg, err := Parse("pumps: {a: {type: dummy}, b: {type: dummy}}\nsources:\n" + tc.sources)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []Input{tc.want}; !reflect.DeepEqual(cfg.SourceList(), want) {
+			t.Fatalf("sources\n  %+v\nwant\n  %+v", cfg.SourceList(), want)
+		}
+		if feedsA := len(tc.want.Pumps) == 0; cfg.Sources[0].Feeds("a") != feedsA || !cfg.Sources[0].Feeds("b") {
+			t.Fatal("Feeds does not follow the pumps list")
+		}
+		if _, ok := cfg.RedactedMap()["sources"]; !ok {
+			t.Fatal("validate --print would leave the sources out")
+		}
 	}
 	if d := InputDefaults(); d.Group != "pump" || d.Field != "data" || d.ClaimIdle.D() != time.Minute || d.MaxDeliveries != 5 {
 		t.Fatalf("defaults %+v", d)
-	}
-	if !cfg.Sources[0].Feeds("a") || !cfg.Sources[0].Feeds("b") || cfg.Sources[1].Feeds("a") || !cfg.Sources[1].Feeds("b") {
-		t.Fatal("Feeds does not follow the pumps lists")
-	}
-	if _, ok := cfg.RedactedMap()["sources"]; !ok {
-		t.Fatal("validate --print would leave the sources out")
 	}
 }
 
@@ -93,6 +90,7 @@ func TestSourceErrorsNameTheKey(t *testing.T) {
 		{"unknown key", "[{key: a, grup: eu}]", `sources[0].grup: unknown key (did you mean "group"?)`},
 		{"not a list", "{key: a}", `sources: want a list of sources`},
 		{"not a mapping", "[a]", `sources[0]: want a mapping with key and mode`},
+		{"several", "[{key: a}, {key: b}]", `sources: 2 sources given; this version drains one source per daemon`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(pumps + "sources: " + tc.sources + "\n")
@@ -109,7 +107,7 @@ func TestSourcesAreValidWhenTheyAre(t *testing.T) {
 		// A list's entries are never claimed: its claim-idle is unused.
 		"[{key: a, claim-idle: 1s}]",
 		"[{key: a, mode: streams, pumps: [d]}]",
-		"[{key: a, mode: streams, claim-idle: 2m}, {key: b}]",
+		"[{key: a, mode: streams, claim-idle: 2m}]",
 	} {
 		if _, err := Parse("pumps: {d: {type: dummy}, slow: {type: dummy, timeout: 90}}\nsources: " + sources + "\n"); err != nil {
 			t.Errorf("%s: %v", sources, err)

@@ -113,7 +113,7 @@ func TestValidateChecksSources(t *testing.T) {
 		!strings.Contains(out, `sources[1].pumps: no pump named "x"`) {
 		t.Fatalf("pump validate: exit %d, want 2 naming sources[1].mode and .pumps:\n%s", code, out)
 	}
-	good := testutil.WriteConfig(t, testutil.FreePort(t), producePumps, "sources: [{key: a}, {key: b, mode: streams, pumps: [d]}]")
+	good := testutil.WriteConfig(t, testutil.FreePort(t), producePumps, "sources: [{key: b, mode: streams, pumps: [d]}]")
 	if code, out := testutil.RunPump(t, nil, "validate", "--print", "-c", good.ConfigPath); code != 0 || !strings.Contains(out, "mode: streams") {
 		t.Fatalf("pump validate --print: exit %d, want 0 and the sources:\n%s", code, out)
 	}
