@@ -23,20 +23,15 @@ func cmdProduce(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("produce", pflag.ContinueOnError)
 	path := config.AddConfigFlag(fs)
 	config.AddKeyFlags(fs, "redis", "analytics-key")
-	mode := fs.String("mode", string(produce.List), "where records go: list (RPUSH) or streams (XADD)")
-	key := fs.String("key", "", "the list or stream (default: the configured analytics-key)")
-	field := fs.String("field", "data", "streams: the entry field that holds the record")
+	mode := fs.String("mode", string(produce.List), "where records go: list (RPUSH) or streams (XADD) (default: the configured source's mode)")
+	key := fs.String("key", "", "the list or stream (default: the configured source's key, analytics-key without sources)")
+	field := fs.String("field", "data", "streams: the entry field that holds the record (default: the configured source's)")
 	count := fs.Int("count", 1000, "how many records to send")
 	prefix := fs.String("id-prefix", "", `records carry "id=PREFIX-N" in their conclusion (default: produce- and the time)`)
 	if code, stop := parseFlags(fs, args, stderr); stop {
 		return code
 	}
 	if !noArgs(fs, stderr) {
-		return exitConfig
-	}
-	m, err := produce.ParseMode(*mode)
-	if err != nil {
-		fmt.Fprintf(stderr, "pump: --mode: %v\n", err)
 		return exitConfig
 	}
 	if *count < 0 {
@@ -47,8 +42,21 @@ func cmdProduce(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitConfig
 	}
+	// What the daemon of this file drains, unless the flags say otherwise.
+	src := cfg.SourceList()[0]
 	if *key == "" {
-		*key = cfg.AnalyticsKey
+		*key = src.Key
+	}
+	if !fs.Changed("mode") {
+		*mode = src.Mode
+	}
+	if !fs.Changed("field") && src.Mode == config.ModeStreams {
+		*field = src.Field
+	}
+	m, err := produce.ParseMode(*mode)
+	if err != nil {
+		fmt.Fprintf(stderr, "pump: --mode: %v\n", err)
+		return exitConfig
 	}
 	if *prefix == "" {
 		*prefix = "produce-" + strconv.FormatInt(time.Now().UnixNano(), 36)
