@@ -159,17 +159,21 @@ func (p *Pump) drain(ctx, hard context.Context, lease *leaseKeeper) error {
 	var wg sync.WaitGroup
 	for i, out := range p.outputs {
 		workers[i] = make(chan *batch, window)
-		wg.Add(1)
-		go func(out *Output, in <-chan *batch) {
-			defer wg.Done()
-			pol := deliverPolicy{budget: out.Config.MaxRetryTime.D(), parkWhenDown: true}
-			for b := range in {
-				s := out.newShare(b)
-				out.Stats.Filtered.Add(int64(len(b.records) - len(s.recs)))
-				p.deliver(abort, out, s, pol)
-				b.finish(out, s)
-			}
-		}(out, workers[i])
+		// workers goroutines per pump take its batches as they come (the
+		// trimmer trims in read order whatever order they finish in).
+		for range out.Config.Writers() {
+			wg.Add(1)
+			go func(out *Output, in <-chan *batch) {
+				defer wg.Done()
+				pol := deliverPolicy{budget: out.Config.MaxRetryTime.D(), parkWhenDown: true}
+				for b := range in {
+					s := out.newShare(b)
+					out.Stats.Filtered.Add(int64(len(b.records) - len(s.recs)))
+					p.deliver(abort, out, s, pol)
+					b.finish(out, s)
+				}
+			}(out, workers[i])
+		}
 	}
 
 	var mu sync.Mutex // orders reads against trims: offsets count from the head
