@@ -90,6 +90,10 @@ type Pump struct {
 	// MaxRetryTime bounds the retries of one batch before the pump's share
 	// of it is parked.
 	MaxRetryTime Duration `yaml:"max-retry-time"`
+	// Workers is how many of this pump's batches may be written at once
+	// (default 1): more hide a database's round trips and commits, for a
+	// sink whose writes are idempotent and unordered (pumps.Concurrent).
+	Workers int `yaml:"workers"`
 }
 
 // Filters choose which records a pump gets.
@@ -332,8 +336,16 @@ func Default() Config {
 
 // PumpDefaults are applied to every pumps.<name> before its keys.
 func PumpDefaults() Pump {
-	return Pump{MaxRetryTime: Duration(30 * time.Second)}
+	return Pump{MaxRetryTime: Duration(30 * time.Second), Workers: 1}
 }
+
+// MaxWorkers bounds pumps.<name>.workers: each one holds a batch in memory
+// and a connection to the sink's server.
+const MaxWorkers = 64
+
+// Writers is how many writes of this pump may run at once: Workers, at
+// least 1.
+func (p Pump) Writers() int { return max(p.Workers, 1) }
 
 // WriteTimeout is how long one write of this pump may take.
 func (p Pump) WriteTimeout() time.Duration {

@@ -162,6 +162,9 @@ func (p Pump) validate(name string) []error {
 	if p.MaxRetryTime.D() < 0 {
 		errs = append(errs, fmt.Errorf("%s.max-retry-time: must not be negative", key))
 	}
+	if p.Workers < 1 || p.Workers > MaxWorkers {
+		errs = append(errs, fmt.Errorf("%s.workers: must be between 1 and %d, got %d", key, MaxWorkers, p.Workers))
+	}
 	if len(p.Filters.Usernames) > 0 && len(p.Filters.SkipUsernames) > 0 {
 		for _, u := range p.Filters.SkipUsernames {
 			if contains(p.Filters.Usernames, u) {
@@ -176,7 +179,12 @@ func (p Pump) validate(name string) []error {
 	if !ok {
 		return append(errs, unknownName(key+".type", "pump type", p.Type, pumps.Types()))
 	}
-	if err := info.New().Configure(p.Meta); err != nil {
+	sink := info.New()
+	if _, ok := sink.(pumps.Concurrent); !ok && p.Workers > 1 {
+		errs = append(errs, fmt.Errorf("%s.workers: the %s sink writes one batch at a time (its writes are not idempotent and unordered); want 1, got %d",
+			key, p.Type, p.Workers))
+	}
+	if err := sink.Configure(p.Meta); err != nil {
 		// Sinks name their keys from "meta"; anything else gets the prefix.
 		if strings.HasPrefix(err.Error(), "meta") {
 			errs = append(errs, fmt.Errorf("%s.%w", key, err))

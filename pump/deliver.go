@@ -17,13 +17,14 @@ import (
 // running; its records count as not written.
 var errAbandoned = errors.New("write did not return by its timeout; left running")
 
-// write initialises the sink when it still needs it, then writes, one write
-// of this sink at a time. It returns by ctx's end whatever the sink does: a
-// write still running then is abandoned (it keeps the sink's busy token
-// until it returns) and reported as errAbandoned. A panic in the sink is a
-// permanent error of this write, not the end of the daemon.
+// write initialises the sink when it still needs it, then writes, up to
+// the pump's workers writes of this sink at a time (the drain's and the
+// parked replay's share the slots). It returns by ctx's end whatever the
+// sink does: a write still running then is abandoned (it keeps its busy
+// slot until it returns) and reported as errAbandoned. A panic in the sink
+// is a permanent error of this write, not the end of the daemon.
 func (out *Output) write(ctx context.Context, recs []analytics.Record) error {
-	out.busyOnce.Do(func() { out.busy = make(chan struct{}, 1) })
+	out.busyOnce.Do(func() { out.busy = make(chan struct{}, out.Config.Writers()) })
 	select {
 	case out.busy <- struct{}{}:
 	case <-ctx.Done():
@@ -38,11 +39,18 @@ func (out *Output) write(ctx context.Context, recs []analytics.Record) error {
 			}
 		}()
 		if out.NeedsInit.Load() {
-			if err := out.Sink.Init(ctx); err != nil {
+			out.initMu.Lock()
+			var err error
+			if out.NeedsInit.Load() { // not done by another write meanwhile
+				if err = out.Sink.Init(ctx); err == nil {
+					out.NeedsInit.Store(false)
+				}
+			}
+			out.initMu.Unlock()
+			if err != nil {
 				done <- fmt.Errorf("start pump %s: %w", out.Name, err)
 				return
 			}
-			out.NeedsInit.Store(false)
 		}
 		done <- out.Sink.Write(ctx, recs)
 	}()

@@ -31,11 +31,13 @@ type Output struct {
 	NeedsInit atomic.Bool
 	Stats     Stats
 
-	// busy is held by the one write of this sink running at a time: the
-	// drain's worker and the parked replay share the sink, and a write
-	// abandoned at its timeout keeps holding it until the sink returns.
+	// busy has a slot per write of this sink that may run at once (its
+	// workers): the drain's workers and the parked replay share them, and a
+	// write abandoned at its timeout keeps its slot until the sink returns.
 	busy     chan struct{}
 	busyOnce sync.Once
+	// initMu lets one of several writes that find NeedsInit run the Init.
+	initMu sync.Mutex
 	// reportedDown is set once "parked records not replayed yet" was
 	// logged, so it is logged once per outage, not every tick.
 	reportedDown atomic.Bool

@@ -187,21 +187,25 @@ func (d *drainRun) decodeStage() {
 	}
 }
 
-// startWorkers starts one worker per pump: it delivers the pump's share of
-// each batch through the one delivery path and records the outcome.
+// startWorkers starts a pump's workers (pumps.<name>.workers, 1 unless its
+// sink is pumps.Concurrent): each delivers the pump's share of the next
+// batch through the one delivery path and records the outcome. Batches
+// may finish out of order; the trimmer still settles them in read order.
 func (d *drainRun) startWorkers() {
 	for i, out := range d.p.outputs {
-		d.workers.Add(1)
-		go func(in <-chan *batch) {
-			defer d.workers.Done()
-			pol := deliverPolicy{budget: out.Config.MaxRetryTime.D(), parkWhenDown: true}
-			for b := range in {
-				s := out.newShare(b)
-				out.Stats.Filtered.Add(int64(len(b.records) - len(s.recs)))
-				d.p.deliver(d.abort, out, s, pol)
-				b.finish(out, s)
-			}
-		}(d.toPump[i])
+		for range out.Config.Writers() {
+			d.workers.Add(1)
+			go func(in <-chan *batch) {
+				defer d.workers.Done()
+				pol := deliverPolicy{budget: out.Config.MaxRetryTime.D(), parkWhenDown: true}
+				for b := range in {
+					s := out.newShare(b)
+					out.Stats.Filtered.Add(int64(len(b.records) - len(s.recs)))
+					d.p.deliver(d.abort, out, s, pol)
+					b.finish(out, s)
+				}
+			}(d.toPump[i])
+		}
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 )
 
 // Sink is one output. Its life cycle is Configure, Init, Write (any number
-// of times, never concurrently for one sink), Close. A sink that fails
-// Configure or Init is never written to.
+// of times, never concurrently for one sink unless it is Concurrent),
+// Close. A sink that fails Configure or Init is never written to.
 type Sink interface {
 	// Configure decodes and checks the pump's meta. It does no I/O, so
 	// `pump validate` can call it on a machine that cannot reach the sink.
@@ -65,6 +65,17 @@ const MaxKeptBuffer = 1 << 20
 type Syncer interface {
 	Sink
 	Sync(ctx context.Context) error
+}
+
+// Concurrent is a sink whose writes are idempotent (a batch written twice
+// is stored once: keyed by the record's id) and unordered (batches may land
+// in any order), so the loop may run up to pumps.<name>.workers Writes of it
+// at once, each with its own batch; config validation refuses workers > 1
+// for a sink that is not. Its Write must be safe for concurrent calls.
+type Concurrent interface {
+	Sink
+	// WritesConcurrently marks the sink; it does nothing.
+	WritesConcurrently()
 }
 
 // Meta is a pump's meta section as it appears in the YAML file.

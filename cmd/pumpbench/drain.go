@@ -39,8 +39,17 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 	if e.batch > 0 {
 		extra += fmt.Sprintf("batch-size: %d\n", e.batch)
 	}
-	if e.readAhead > 0 {
+	workers := b.workers
+	if workers > 0 && e.workers > 0 {
+		workers = e.workers
+	}
+	res.workers = max(workers, 1)
+	switch {
+	case e.readAhead > 0:
 		extra += fmt.Sprintf("read-ahead: %d\n", e.readAhead)
+	case workers > 1:
+		// Batches for every worker and two more read ahead.
+		extra += fmt.Sprintf("read-ahead: %d\n", workers+2)
 	}
 	typ, names, metas := b.typ, []string{pumpName}, []string{t.meta}
 	if typ == "" {
@@ -60,6 +69,9 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 		"log: {level: warn, output-paths: stderr}\npumps:\n", healthPort, port, redisKeys, extra)
 	for i, name := range names {
 		cfg += fmt.Sprintf("  %s:\n    type: %s\n    meta: %s\n", name, typ, metas[i])
+		if workers > 1 {
+			cfg += fmt.Sprintf("    workers: %d\n", workers)
+		}
 		if t.filterExpr != "" {
 			cfg += fmt.Sprintf("    filters: {expr: %q}\n", t.filterExpr)
 		}

@@ -32,6 +32,7 @@ type env struct {
 	bin       string // the pump binary, built from ./cmd/pump
 	batch     int    // the pump's batch-size, 0: its default
 	readAhead int    // the pump's read-ahead, 0: its default
+	workers   int    // the workers of the lines that set them, 0: each line's own
 	ferretdb  string // the FerretDB test server binary, "": find or build it
 	postgres  string // URL of a PostgreSQL superuser on the maintenance database
 }
@@ -48,6 +49,7 @@ type result struct {
 	skipped string        // why the line was not measured
 	err     error         // why the measurement is no result
 	cpu     time.Duration // the pump process's user+system CPU, 0: not known
+	workers int           // the pump's workers, 0: not a pump line
 	// fdatasyncs is how many fdatasync calls the pump made, for the lines
 	// that count them; syncsWhy says why they could not be counted.
 	fdatasyncs   int64
@@ -85,6 +87,14 @@ func (r result) limitRate() string {
 	return strconv.Itoa(int(r.limit.rate()))
 }
 
+// workersCol is the pump's workers, "-" for the ceilings.
+func (r result) workersCol() string {
+	if r.workers == 0 {
+		return "-"
+	}
+	return strconv.Itoa(r.workers)
+}
+
 // cpuPerMillion is the pump's CPU-seconds per million records.
 func (r result) cpuPerMillion() string {
 	if r.cpu <= 0 || r.records == 0 {
@@ -116,7 +126,8 @@ func main() {
 	sinkList := flag.String("sinks", "all", `comma-separated sinks to drain into, or "all"`)
 	out := flag.String("out", "", "also write the table to this Markdown file")
 	batch := flag.Int("batch-size", 0, "the pump's batch-size (0: its default)")
-	readAhead := flag.Int("read-ahead", 0, "the pump's read-ahead (0: its default)")
+	readAhead := flag.Int("read-ahead", 0, "the pump's read-ahead (0: its default, or workers+2 for a line with workers)")
+	workers := flag.Int("workers", 0, "the pump's workers for the database lines (0: each line's own; 1: one write at a time)")
 	ferretdb := flag.String("ferretdb", "", "the FerretDB test server binary (make builds bin/ferretdb-test; default: $PUMP_TEST_FERRETDB, else built from internal/testenv/mongo)")
 	postgres := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"PostgreSQL server for the postgres sink: a user that may create databases, on an existing database")
@@ -131,7 +142,7 @@ func main() {
 		os.Exit(2)
 	}
 	handleInterrupts()
-	e := &env{batch: *batch, readAhead: *readAhead, ferretdb: *ferretdb, postgres: *postgres}
+	e := &env{batch: *batch, readAhead: *readAhead, workers: *workers, ferretdb: *ferretdb, postgres: *postgres}
 	if err := run(e, *n, min(*slowN, *n), selected, *sinkList == "all", *out); err != nil {
 		fmt.Fprintln(os.Stderr, "pumpbench:", err)
 		os.Exit(1)
@@ -296,7 +307,7 @@ func report(r, ceiling result) {
 			r.name, thousands(r.records), int(r.rate()), r.rate()/ceiling.rate(), rss(r.rssKB), r.check)
 	}
 	if r.cpu > 0 {
-		fmt.Printf("%-44s CPU %s s per million records, fdatasyncs per batch %s\n", "", r.cpuPerMillion(), r.syncsPerBatch())
+		fmt.Printf("%-44s CPU %s s per million records, fdatasyncs per batch %s, workers %s\n", "", r.cpuPerMillion(), r.syncsPerBatch(), r.workersCol())
 	}
 	switch {
 	case r.limit != nil:
@@ -341,8 +352,8 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 	fmt.Fprintf(&b, "Machine: %s, %d cores, %s; %s; %s; %s. Distinct iam records of ~%d bytes, one redis-server on loopback.\n\n",
 		cpuModel(), runtime.NumCPU(), memTotal(), redisVersion(), runtime.Version(), load, len(encoded(0)))
 	b.WriteString("Absolute rates vary 2-3x between machines and runs; the ratio to the ceiling, measured in the same run, is the figure to compare.\n\n")
-	b.WriteString("| drain | records | records/s | ratio to the ceiling | pump's CPU-s per million records | fdatasyncs per batch | its server's limit, records/s | ratio to that limit | pump's peak RSS | where the records went | checked at the end |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| drain | records | workers | records/s | ratio to the ceiling | pump's CPU-s per million records | fdatasyncs per batch | its server's limit, records/s | ratio to that limit | pump's peak RSS | where the records went | checked at the end |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	anyInProc, anySlow := false, false
 	var limits []string
 	for _, r := range results {
@@ -365,14 +376,14 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 		}
 		switch {
 		case r.skipped != "":
-			fmt.Fprintf(&b, "| %s | - | - | - | - | - | - | - | - | skipped: %s | |\n", r.name, mdEscape(r.skipped))
+			fmt.Fprintf(&b, "| %s | - | - | - | - | - | - | - | - | - | skipped: %s | |\n", r.name, mdEscape(r.skipped))
 		case !r.measured() && r.took == 0:
-			fmt.Fprintf(&b, "| %s | %s | - | - | - | - | - | - | - | %s | **FAILED**: %s |\n", r.name, records, server, mdEscape(r.err.Error()))
+			fmt.Fprintf(&b, "| %s | %s | %s | - | - | - | - | - | - | - | %s | **FAILED**: %s |\n", r.name, records, r.workersCol(), server, mdEscape(r.err.Error()))
 		case r.err != nil:
-			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %s | %s | - | - | %s | %s | **FAILED**: %s |\n", r.name, records, int(r.rate()),
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %s | - | - | %s | %s | **FAILED**: %s |\n", r.name, records, r.workersCol(), int(r.rate()),
 				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.syncsPerBatch(), rss(r.rssKB), server, mdEscape(r.err.Error()))
 		default:
-			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", r.name, records, int(r.rate()),
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", r.name, records, r.workersCol(), int(r.rate()),
 				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.syncsPerBatch(), limitRate, r.limitRatio(), rss(r.rssKB), server, r.check)
 		}
 	}

@@ -25,6 +25,9 @@ type benchSink struct {
 	slow bool
 	// syncs: the line counts the pump's fdatasync calls (the file sinks).
 	syncs bool
+	// workers is the pump's workers (batches written at once; 0: its
+	// default, 1), for the sinks that are pumps.Concurrent.
+	workers int
 	// redis holds extra keys of the pump's redis section, as entries of a
 	// YAML flow mapping ("optimisation-max-idle: 2000, ...").
 	redis string
@@ -64,6 +67,11 @@ func (s skipError) Error() string { return "skipped: " + s.reason }
 
 func skip(format string, args ...any) error { return skipError{fmt.Sprintf(format, args...)} }
 
+// lineWorkers is the workers of the database lines: their sinks are
+// pumps.Concurrent, and a write waits on the server's round trips and
+// commits, which several in flight overlap.
+const lineWorkers = 4
+
 // sinks are the benchmarked sinks, in the order of the table: one per sink
 // that ships in pumps/ (except the test-only faulty sink).
 var sinks = []benchSink{
@@ -83,10 +91,10 @@ var sinks = []benchSink{
 	{name: "http", setup: setupHTTP},
 	{name: "syslog", setup: setupSyslog},
 	{name: "kafka", setup: setupKafka},
-	{name: "elasticsearch", slow: true, setup: setupElasticsearch},
-	{name: "postgres", slow: true, setup: setupPostgres},
-	{name: "mongo", slow: true, setup: setupMongo},
-	{name: "influx", slow: true, setup: setupInflux},
+	{name: "elasticsearch", slow: true, workers: lineWorkers, setup: setupElasticsearch},
+	{name: "postgres", slow: true, workers: lineWorkers, setup: setupPostgres},
+	{name: "mongo", slow: true, workers: lineWorkers, setup: setupMongo},
+	{name: "influx", slow: true, workers: lineWorkers, setup: setupInflux},
 	// Fan-outs last: jsonl-x3 writes three times the data, whose writeback
 	// would slow the file sinks measured after it.
 	{name: "syslog-x3", typ: "syslog", setup: fanOut(3, setupSyslog)},

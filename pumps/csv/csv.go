@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	_ "embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,8 +134,39 @@ func appendRecord(b []byte, r *analytics.Record) []byte {
 		b = appendField(b, field)
 	}
 	b = append(b, ',')
-	b = r.ExpireAt.AppendFormat(b, expireAtLayout)
+	b = appendExpireAt(b, r.ExpireAt)
 	return append(b, '\n')
+}
+
+// appendExpireAt appends t as t.AppendFormat(b, expireAtLayout) does,
+// digit by digit for UTC (every decoded record's zone) in years 0-9999:
+// the layout interpreter took a fifth of a row's instructions.
+func appendExpireAt(b []byte, t time.Time) []byte {
+	year := t.Year()
+	if t.Location() != time.UTC || year < 0 || year > 9999 {
+		return t.AppendFormat(b, expireAtLayout)
+	}
+	_, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), ' ',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		// Nine digits, then the trailing zeros cut, as the layout's .999999999.
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := len(frac)
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, " +0000 UTC"...)
 }
 
 // AppendRow appends fields as one CSV row (RFC 4180, "\n" line ends).
@@ -146,28 +180,70 @@ func AppendRow(b []byte, fields ...string) []byte {
 	return append(b, '\n')
 }
 
+// wordSlack is room past a quoted field's end for the word-wide stores of
+// appendDoubled, which may write up to 16 bytes beyond the last one.
+const wordSlack = 16
+
 // appendField quotes a field when it holds a separator, a quote, a line
-// break or leading space, doubling its quotes, as encoding/csv does; the
-// records' JSON columns always need it, so this avoids encoding/csv's
-// rune-by-rune writing of quoted fields.
+// break or leading space, doubling its quotes, as encoding/csv does. The
+// records' JSON columns always need it and hold a quote every few bytes,
+// so the field is copied into room reserved for it at once (twice its
+// length, every byte a quote at worst), a word at a time.
 func appendField(b []byte, f string) []byte {
 	if !needsQuotes(f) {
 		return append(b, f...)
 	}
-	b = append(b, '"')
-	for {
-		i := strings.IndexByte(f, '"')
-		if i < 0 {
-			break
-		}
-		b = append(b, f[:i+1]...)
-		b = append(b, '"')
-		f = f[i+1:]
-	}
-	b = append(b, f...)
-	return append(b, '"')
+	n := len(b)
+	b = slices.Grow(b, 2+2*len(f)+wordSlack)
+	out := b[:cap(b)]
+	out[n] = '"'
+	j := appendDoubled(out, n+1, f)
+	out[j] = '"'
+	return out[:j+1]
 }
 
+const (
+	ones = 0x0101010101010101
+	low7 = 0x7f7f7f7f7f7f7f7f
+	high = 0x8080808080808080
+)
+
+// appendDoubled writes s at out[j:] with each quote doubled and returns
+// where it ended. out must hold 2*len(s)+wordSlack bytes from j.
+func appendDoubled(out []byte, j int, s string) int {
+	i := 0
+	for i+8 <= len(s) {
+		w := s[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		binary.LittleEndian.PutUint64(out[j:j+8], x)
+		// The high bit of each byte that is '"': computed on the low seven
+		// bits so no carry crosses bytes, and not for bytes above 0x7f.
+		q := ^((x&low7 ^ ones*'"') + low7) & high &^ x
+		shift := 0 // quotes added in this word so far
+		for ; q != 0; q &= q - 1 {
+			k := bits.TrailingZeros64(q) >> 3
+			// A quote, then the word from its quote on, one byte further.
+			out[j+k+shift] = '"'
+			binary.LittleEndian.PutUint64(out[j+k+shift+1:j+k+shift+9], x>>(uint(k*8)&63))
+			shift++
+		}
+		i += 8
+		j += 8 + shift
+	}
+	for ; i < len(s); i++ {
+		out[j] = s[i]
+		j++
+		if s[i] == '"' {
+			out[j] = '"'
+			j++
+		}
+	}
+	return j
+}
+
+// needsQuotes says whether encoding/csv would quote f. The quote is looked
+// for first: every JSON column has one within its first bytes.
 func needsQuotes(f string) bool {
 	if f == "" {
 		return false
@@ -175,7 +251,8 @@ func needsQuotes(f string) bool {
 	if f == `\.` || f[0] == ' ' || f[0] == '\t' {
 		return true
 	}
-	return strings.ContainsAny(f, ",\"\r\n")
+	return strings.IndexByte(f, '"') >= 0 || strings.IndexByte(f, ',') >= 0 ||
+		strings.IndexByte(f, '\n') >= 0 || strings.IndexByte(f, '\r') >= 0
 }
 
 // Reopen implements pumps.Reopener: the hour's file is closed now (or,

@@ -193,7 +193,9 @@ func pick(key string, names []string) ([]string, error) {
 // Init implements pumps.Sink: it pings the server, so a wrong address
 // shows at start-up.
 func (x *Influx) Init(ctx context.Context) error {
-	x.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64 // one per Write that may run at once (the pump's workers)
+	x.client = &http.Client{Transport: tr}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, x.pingURL, nil)
@@ -425,6 +427,11 @@ func escape(b []byte, s, special string) []byte {
 	return b
 }
 
+// WritesConcurrently implements pumps.Concurrent: a point is keyed by its
+// record (see timestamp), so batches may be written at once and in any
+// order; a Write shares nothing but the HTTP client.
+func (x *Influx) WritesConcurrently() {}
+
 // Close implements pumps.Sink. Every batch is written when Write returns;
 // Close drops idle connections.
 func (x *Influx) Close(context.Context) error {
@@ -434,4 +441,4 @@ func (x *Influx) Close(context.Context) error {
 	return nil
 }
 
-var _ pumps.Sink = (*Influx)(nil)
+var _ pumps.Concurrent = (*Influx)(nil)

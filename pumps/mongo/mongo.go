@@ -103,8 +103,8 @@ type Mongo struct {
 	client *mongo.Client
 	coll   *mongo.Collection
 
-	// writing holds one token while a Write runs; Close takes it to wait
-	// for the write in flight.
+	// writing holds a token per Write running (several with the pump's
+	// workers); Close takes every token to wait for the writes in flight.
 	writing chan struct{}
 	closed  atomic.Bool
 
@@ -112,6 +112,10 @@ type Mongo struct {
 	// sends (tests count inserts with it).
 	monitor *event.CommandMonitor
 }
+
+// maxWrites is how many Writes may run at once: the pump's workers, at
+// most 64 (config.MaxWorkers).
+const maxWrites = 64
 
 // New returns an unconfigured mongo sink.
 func New() *Mongo {
@@ -121,7 +125,7 @@ func New() *Mongo {
 			MaxInsertBatchSizeBytes:   DefaultMaxInsertBatchSize,
 			MaxDocumentSizeBytes:      DefaultMaxDocumentSize,
 		},
-		writing: make(chan struct{}, 1),
+		writing: make(chan struct{}, maxWrites),
 	}
 }
 
@@ -586,13 +590,18 @@ func (m *Mongo) insert(ctx context.Context, chunk []doc) ([]pumps.Rejection, err
 // and says so.
 func (m *Mongo) Close(ctx context.Context) error {
 	var waitErr error
-	select {
-	case m.writing <- struct{}{}:
-		m.closed.Store(true)
+	taken := 0
+	for taken < cap(m.writing) && waitErr == nil {
+		select {
+		case m.writing <- struct{}{}:
+			taken++
+		case <-ctx.Done():
+			waitErr = m.errorf("close: a write is still in flight: %w", ctx.Err())
+		}
+	}
+	m.closed.Store(true)
+	for range taken {
 		<-m.writing
-	case <-ctx.Done():
-		m.closed.Store(true)
-		waitErr = m.errorf("close: a write is still in flight: %w", ctx.Err())
 	}
 	if m.client == nil {
 		return waitErr
@@ -633,7 +642,12 @@ func (m *Mongo) errorf(format string, args ...any) error {
 // scrub returns err's message with the URL's secrets hidden.
 func (m *Mongo) scrub(err error) string { return m.secrets.Error(err).Error() }
 
-var _ pumps.Sink = (*Mongo)(nil)
+// WritesConcurrently implements pumps.Concurrent: a document's _id is its
+// record's id and inserts are unordered, so batches may be written at once
+// and in any order.
+func (m *Mongo) WritesConcurrently() {}
+
+var _ pumps.Concurrent = (*Mongo)(nil)
 
 // hostsOf returns the host list of a MongoDB URL: what follows the scheme
 // and user info, up to the path or query.

@@ -46,9 +46,10 @@ type Meta struct {
 }
 
 // Postgres writes records into one table. Each batch (or each batch_size
-// records of it) is copied into a temporary staging table and inserted from
-// there in the same transaction, skipping record ids the table already
-// holds, so a batch delivered twice is stored once.
+// records of it) is copied into the table in one transaction; when the
+// table holds one of its record ids already, it is copied into a temporary
+// staging table instead and inserted from there in the same transaction,
+// skipping the ids stored, so a batch delivered twice is stored once.
 type Postgres struct {
 	meta    Meta
 	config  *pgxpool.Config
@@ -92,7 +93,9 @@ func (p *Postgres) Configure(meta pumps.Meta) error {
 	if m.BatchSize < 1 || m.BatchSize > 1_000_000 {
 		return fmt.Errorf("meta.batch_size: must be between 1 and 1000000, got %d", m.BatchSize)
 	}
-	cfg.MaxConns = 2 // Write is never concurrent; one spare for a reconnect
+	// A connection per concurrent Write (the pump's workers, at most 64),
+	// opened as they are needed, and one spare for a reconnect.
+	cfg.MaxConns = 65
 	p.meta, p.config, p.table = m, cfg, table
 	p.secrets = redact.Secrets{}
 	p.secrets.AddURLs(m.DSN)
@@ -217,7 +220,39 @@ func (p *Postgres) Write(ctx context.Context, batch []analytics.Record) error {
 	return nil
 }
 
+// writeRows copies rows straight into the table, in one transaction: what
+// a batch seen for the first time needs, at COPY's speed. When the table
+// holds one of their record ids already (a batch delivered again after a
+// crash or a retry, or written by another write at the same moment) the
+// unique index refuses that copy and nothing of it stays: the rows go in
+// through a staging table then, skipping the ids stored.
 func (p *Postgres) writeRows(ctx context.Context, rows [][]any) error {
+	err := p.copyRows(ctx, rows)
+	if !isCode(err, "23505") { // unique_violation on record_id
+		return err
+	}
+	return p.stageRows(ctx, rows)
+}
+
+func (p *Postgres) copyRows(ctx context.Context, rows [][]any) error {
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return p.wrap("begin", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // a no-op after Commit
+	if _, err := tx.CopyFrom(ctx, p.table, columns, pgx.CopyFromRows(rows)); err != nil {
+		if isCode(err, "23505") {
+			return err // not wrapped: the staging path takes over
+		}
+		return p.wrap(fmt.Sprintf("copy %d rows into %s", len(rows), p.table.Sanitize()), err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return p.wrap("commit", err)
+	}
+	return nil
+}
+
+func (p *Postgres) stageRows(ctx context.Context, rows [][]any) error {
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
 		return p.wrap("begin", err)
@@ -306,4 +341,10 @@ func (p *Postgres) Close(context.Context) error {
 	return nil
 }
 
-var _ pumps.Sink = (*Postgres)(nil)
+// WritesConcurrently implements pumps.Concurrent: each Write copies into a
+// staging table of its own connection's transaction and inserts skipping
+// the record ids already stored, so batches may be written at once and in
+// any order.
+func (p *Postgres) WritesConcurrently() {}
+
+var _ pumps.Concurrent = (*Postgres)(nil)
