@@ -1,5 +1,10 @@
 package storage
 
+import (
+	"maps"
+	"slices"
+)
+
 // Keys names the keys of ours that belong to one source key (a list or a
 // stream): its dead-letter list and its parked lists. The {key} hash tag
 // keeps them all in the source's Redis Cluster slot, so one script may
@@ -21,3 +26,24 @@ func (k Keys) DeadKey() string { return k.tagged("dead") }
 
 // ParkedKey is the list of records parked for pump.
 func (k Keys) ParkedKey(pump string) string { return k.tagged("parked." + pump) }
+
+// pushArgs adds what the trim and ack scripts need to push dead letters and
+// parked records: each parked list's key and count (pumps sorted by name),
+// then between, then the dead letters and the parked records in that order.
+func (k Keys) pushArgs(keys []string, args []any, dead [][]byte, parked map[string][][]byte, between ...any) ([]string, []any) {
+	pumps := slices.Sorted(maps.Keys(parked))
+	for _, p := range pumps {
+		keys = append(keys, k.ParkedKey(p))
+		args = append(args, len(parked[p]))
+	}
+	args = append(args, between...)
+	for _, d := range dead {
+		args = append(args, d)
+	}
+	for _, p := range pumps {
+		for _, r := range parked[p] {
+			args = append(args, r)
+		}
+	}
+	return keys, args
+}

@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -282,19 +280,7 @@ func (q *Queue) Apply(ctx context.Context, t Trim) error {
 	}
 	keys := []string{t.List, q.LeaseKey(), q.trimMarksKey(), q.DeadKey()}
 	args := []any{q.token, q.ttl.Milliseconds(), t.Seq, t.Batch.N, t.Batch.First, t.Batch.Last, t.MaxLen, len(t.DeadLetters)}
-	pumpNames := slices.Sorted(maps.Keys(t.Parked))
-	for _, p := range pumpNames {
-		keys = append(keys, q.ParkedKey(p))
-		args = append(args, len(t.Parked[p]))
-	}
-	for _, d := range t.DeadLetters {
-		args = append(args, d)
-	}
-	for _, p := range pumpNames {
-		for _, r := range t.Parked[p] {
-			args = append(args, r)
-		}
-	}
+	keys, args = q.pushArgs(keys, args, t.DeadLetters, t.Parked)
 	var err error
 	for attempt := 0; ; attempt++ {
 		var n int

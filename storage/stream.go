@@ -384,22 +384,11 @@ return {acked, trimmed}
 func (s *Stream) Ack(ctx context.Context, a StreamAck) error {
 	keys := []string{s.key, s.DeadKey()}
 	args := []any{s.group, a.MaxLen, len(a.IDs), len(a.DeadLetters)}
-	pumpNames := slices.Sorted(maps.Keys(a.Parked))
-	for _, p := range pumpNames {
-		keys = append(keys, s.ParkedKey(p))
-		args = append(args, len(a.Parked[p]))
+	ids := make([]any, len(a.IDs))
+	for i, id := range a.IDs {
+		ids[i] = id
 	}
-	for _, id := range a.IDs {
-		args = append(args, id)
-	}
-	for _, d := range a.DeadLetters {
-		args = append(args, d)
-	}
-	for _, p := range pumpNames {
-		for _, r := range a.Parked[p] {
-			args = append(args, r)
-		}
-	}
+	keys, args = s.pushArgs(keys, args, a.DeadLetters, a.Parked, ids...)
 	var err error
 	for attempt := 0; ; attempt++ {
 		err = ackScript.Run(ctx, s.client, keys, args...).Err()

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pumpd/pump/internal/testutil"
 )
 
 const streamKey = "analytics-stream-test"
