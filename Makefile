@@ -31,8 +31,8 @@ demo: ## build bin/pump and bin/pump-demo, then run the pump against an embedded
 test-deps: ## install what the tests need (redis-server, ...) when missing
 	@./scripts/test-deps.sh
 
-$(FERRETDB): internal/testenv/mongo/main.go internal/testenv/mongo/go.mod internal/testenv/mongo/go.sum
-	cd internal/testenv/mongo && $(GO) build -o $(CURDIR)/$(FERRETDB) .
+$(FERRETDB): internal/testing/testenv/mongo/main.go internal/testing/testenv/mongo/go.mod internal/testing/testenv/mongo/go.sum
+	cd internal/testing/testenv/mongo && $(GO) build -o $(CURDIR)/$(FERRETDB) .
 
 test: test-deps $(FERRETDB) ## all tests with the race detector, then a short fuzz of the decoders
 	PUMP_TEST_FERRETDB=$(CURDIR)/$(FERRETDB) $(GO) test -race -count=1 -timeout 60m ./...
@@ -53,7 +53,7 @@ test-fuzz:
 lint: ## gofmt and go vet, for Linux and cross-vetted for darwin and windows (the bench is Linux-only: perf events)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	cd internal/testenv/mongo && $(GO) vet ./...
+	cd internal/testing/testenv/mongo && $(GO) vet ./...
 	for os in darwin windows; do GOOS=$$os $(GO) vet $$($(GO) list ./... | grep -v /cmd/pumpbench) || exit 1; done
 
 bench: test-deps $(FERRETDB) ## drain benchmark: the pump into every sink against a raw LPOP drain, same run (RECORDS, SLOW_RECORDS, SINKS)

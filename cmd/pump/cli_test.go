@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/pumpd/pump/config"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // The command line's contract: a wrong flag says what is wrong and how to

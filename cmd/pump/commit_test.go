@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // A kill -9 while the loop waits for a slow Sync (its group commit before

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 const allMiddlewares = "[recovery, requestid, logger, secure, nocache, cors, timeout]"

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // procStatusKiB reads one "VmXxx:  123 kB" line of /proc/PID/status.

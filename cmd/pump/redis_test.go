@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/config"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/storage"
 )
 

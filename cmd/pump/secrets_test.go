@@ -20,7 +20,7 @@ import (
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/internal/redact"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestNoSecretInLogsValidatePrintMetricsOrStatus(t *testing.T) {

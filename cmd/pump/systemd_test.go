@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // TestSystemdNotifyProtocol plays systemd: it listens on the notify socket

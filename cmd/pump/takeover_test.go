@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestARestartAfterKill9TakesItsDeadPredecessorsLeaseAtOnce(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // maxExposure is the highest `systemd-analyze security` exposure the unit
