@@ -20,6 +20,7 @@ import (
 )
 
 func TestHugeRecordAndItsNeighboursAreDeliveredWithDefaultSettings(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n, huge = 60, 31
 	r := testutil.StartRedis(t)
 	request := func(i int) string {

@@ -54,6 +54,7 @@ func TestFlagErrorsArePrintedWithAUsageHint(t *testing.T) {
 // The same through the real binary, as a systemd unit with a wrong flag
 // would run it: stderr says why, exit 2.
 func TestTheBinaryPrintsFlagErrors(t *testing.T) {
+	testutil.NeedsBinary(t)
 	bin := testutil.PumpBinary(t)
 	for _, c := range flagErrorCases[:4] {
 		var stdout, stderr bytes.Buffer

@@ -181,9 +181,7 @@ func copyContext(t *testing.T, root, dst string) {
 }
 
 func TestDockerfileBuildsAStaticImageThatFitsTogether(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary as the Dockerfile does")
-	}
+	testutil.NeedsBinary(t)
 	root := testutil.ModuleRoot(t)
 	stages := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
 	if len(stages) != 2 {

@@ -23,6 +23,7 @@ import (
 )
 
 func TestFullRedisIsDrainedWithDeadLettersAndParkedRecords(t *testing.T) {
+	testutil.NeedsBinary(t)
 	srv := testutil.StartRedisProcess(t, testutil.ProcessOptions{Name: "full redis-server",
 		Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "noeviction"}})
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})

@@ -29,6 +29,7 @@ func readyBody(t *testing.T, url string) (int, string) {
 }
 
 func TestAPumpThatCannotStartIsNotReadyInTheLogAndNamedByReadyz(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	dir := t.TempDir()
 	// A file where the sink's directory should be: no one can create the

@@ -172,6 +172,7 @@ func TestIamsProductionPoolOpensOneConnectionPerConcurrentCaller(t *testing.T) {
 }
 
 func TestDaemonWithIamsProductionPoolHoldsAHandfulOfConnections(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 20_000
 	r := testutil.StartRedis(t)
 	testutil.Seed(t, r.Client(), key, 0, n)

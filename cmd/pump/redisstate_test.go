@@ -22,6 +22,7 @@ import (
 )
 
 func TestAReplicasAddressIsReportedAsReadOnlyOnceNotAsUnreachable(t *testing.T) {
+	testutil.NeedsBinary(t)
 	master := testutil.StartRedisProcess(t, testutil.ProcessOptions{Name: "master"})
 	replica := testutil.StartRedisProcess(t, testutil.ProcessOptions{Name: "replica",
 		Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.Port)}})

@@ -24,6 +24,7 @@ import (
 )
 
 func TestNoSecretInLogsValidatePrintMetricsOrStatus(t *testing.T) {
+	testutil.NeedsBinary(t)
 	// Each secret is distinct, so a leak says where it came from.
 	secrets := map[string]string{
 		"redis.password":                       "Redis-pw-7a1e",

@@ -16,6 +16,7 @@ import (
 )
 
 func TestARestartAfterKill9TakesItsDeadPredecessorsLeaseAtOnce(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	const n = 3000
 	testutil.Seed(t, r.Client(), key, 0, n)

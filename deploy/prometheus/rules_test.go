@@ -39,6 +39,7 @@ func TestEveryAlertIsTested(t *testing.T) {
 }
 
 func TestAlertRulesUseExportedMetrics(t *testing.T) {
+	testutil.NeedsBinary(t)
 	rules, err := os.ReadFile("alerts.yml")
 	if err != nil {
 		t.Fatal(err)

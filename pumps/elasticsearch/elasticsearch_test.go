@@ -598,9 +598,7 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 func TestEndToEndThroughTheDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	const n = 5000
 	srv := startES(t)
 	// One record is refused for good, one is overloaded twice: the first
@@ -678,9 +676,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 }
 
 func TestValidateNamesTheBadKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	tests := []struct {
 		meta, want string
 	}{

@@ -481,9 +481,7 @@ func TestServerDown(t *testing.T) {
 }
 
 func TestEndToEndThroughTheDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	const n = 5000
 	srv := startInfluxd(t, false)
 	srv.query("", "CREATE DATABASE iam")
@@ -545,9 +543,7 @@ func mustAtoi(t *testing.T, s string) int {
 }
 
 func TestValidateNamesTheBadKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	tests := []struct {
 		meta, want string
 	}{

@@ -316,9 +316,7 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 func TestEndToEndThroughTheDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	const n = 5000
 	r := testutil.StartRedis(t)
 	testutil.PushGolden(t, r)
@@ -360,9 +358,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 }
 
 func TestValidateNamesTheBadKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	tests := []struct {
 		meta, want string
 	}{
