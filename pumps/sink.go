@@ -11,9 +11,13 @@ import (
 	"github.com/pumpd/pump/internal/strict"
 )
 
-// Sink is one output. Its life cycle is Configure, Init, Write (any number
-// of times, never concurrently for one sink), Close. A sink that fails
-// Configure or Init is never written to.
+// Sink is the interface a sink type implements: the code that writes
+// records to one kind of destination (a CSV directory, a Kafka topic, ...).
+// It is the third of the three ideas, next to the loop that drains Redis
+// (pump.Pump) and one configured pumps.<name> section, a Sink with its
+// filters, timeout and retry settings (pump.Output). Its life cycle is
+// Configure, Init, Write (any number of times, never concurrently for one
+// sink), Close. A sink that fails Configure or Init is never written to.
 type Sink interface {
 	// Configure decodes and checks the pump's meta. It does no I/O, so
 	// `pump validate` can call it on a machine that cannot reach the sink.

@@ -24,8 +24,13 @@ func init() {
 		Type:        "csv",
 		Description: "hourly CSV files in csv_dir, as iam-pump writes them",
 		Sample:      sample,
-		New:         func() pumps.Sink { return &CSV{now: time.Now} },
+		New:         func() pumps.Sink { return New() },
 	})
+}
+
+// New returns an unconfigured csv sink; Configure gives it its meta.
+func New() *CSV {
+	return &CSV{now: time.Now}
 }
 
 // Header is the first row of every file: the record's Go field names, as

@@ -17,8 +17,13 @@ func init() {
 		Type:        "dummy",
 		Description: "counts records and writes nothing (benchmarks, dry runs)",
 		Sample:      sample,
-		New:         func() pumps.Sink { return &Dummy{} },
+		New:         func() pumps.Sink { return New() },
 	})
+}
+
+// New returns an unconfigured dummy sink; Configure gives it its meta.
+func New() *Dummy {
+	return &Dummy{}
 }
 
 // Dummy counts what it is given.

@@ -35,12 +35,12 @@ func init() {
 		Type:        "elasticsearch",
 		Description: "indexes each record as a document (id: the record's id) through the _bulk API; Elasticsearch or OpenSearch",
 		Sample:      sample,
-		New:         New,
+		New:         func() pumps.Sink { return New() },
 	})
 }
 
 // New returns an unconfigured elasticsearch sink with the defaults in place.
-func New() pumps.Sink {
+func New() *Elasticsearch {
 	return &Elasticsearch{cfg: Config{
 		IndexName:        "iam_analytics",
 		ElasticsearchURL: "http://localhost:9200",

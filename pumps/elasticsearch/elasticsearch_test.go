@@ -268,7 +268,7 @@ func asRecord(t testing.TB, doc map[string]any) analytics.Record {
 }
 
 func newSink(t testing.TB, meta pumps.Meta) *Elasticsearch {
-	return testutil.StartSink(t, New().(*Elasticsearch), meta)
+	return testutil.StartSink(t, New(), meta)
 }
 
 func TestConfigureRejectsBadMeta(t *testing.T) {

@@ -50,8 +50,8 @@ const (
 // the loop's business (it parks the batch).
 const maxWait = time.Minute
 
-// Meta is the http pump's meta section.
-type Meta struct {
+// Config is the http pump's meta section.
+type Config struct {
 	URL                   string            `yaml:"url"`
 	Method                string            `yaml:"method"`
 	Format                string            `yaml:"format"`
@@ -67,7 +67,7 @@ type Meta struct {
 // HTTP sends every batch in one request and returns from Write once the
 // server has answered 2xx.
 type HTTP struct {
-	meta        Meta
+	meta        Config
 	url         *url.URL
 	shownURL    string // scheme://host/path: no credentials, no query
 	contentType string
@@ -79,7 +79,7 @@ type HTTP struct {
 
 // New returns an unconfigured http sink.
 func New() *HTTP {
-	return &HTTP{meta: Meta{
+	return &HTTP{meta: Config{
 		Method: http.MethodPost, Format: "json", Timeout: pumps.Duration(DefaultTimeout),
 		MaxRetries: DefaultMaxRetries, RetryWait: pumps.Duration(DefaultRetryWait),
 	}}
@@ -435,4 +435,7 @@ func (h *HTTP) Close(context.Context) error {
 // record as analytics.AppendJSON encodes it.
 func (h *HTTP) WritesRecordJSON() {}
 
-var _ pumps.JSONWriter = (*HTTP)(nil)
+var (
+	_ pumps.Sink       = (*HTTP)(nil)
+	_ pumps.JSONWriter = (*HTTP)(nil)
+)

@@ -29,12 +29,12 @@ func init() {
 		Type:        "influx",
 		Description: "writes each record as a point in InfluxDB 1.x line protocol over HTTP, chosen record fields as tags",
 		Sample:      sample,
-		New:         New,
+		New:         func() pumps.Sink { return New() },
 	})
 }
 
 // New returns an unconfigured influx sink with the defaults in place.
-func New() pumps.Sink {
+func New() *Influx {
 	return &Influx{cfg: Config{
 		Address:      "http://localhost:8086",
 		Measurement:  "analytics",

@@ -217,7 +217,7 @@ func asRecord(t testing.TB, p row) analytics.Record {
 }
 
 func newSink(t testing.TB, meta pumps.Meta) *Influx {
-	return testutil.StartSink(t, New().(*Influx), meta)
+	return testutil.StartSink(t, New(), meta)
 }
 
 func TestConfigureRejectsBadMeta(t *testing.T) {
@@ -269,7 +269,7 @@ func TestLineProtocol(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.meta["database_name"] = "iam"
-			x := New().(*Influx)
+			x := New()
 			if err := x.Configure(tt.meta); err != nil {
 				t.Fatal(err)
 			}

@@ -20,8 +20,13 @@ func init() {
 		Type:        "jsonl",
 		Description: "one JSON object per line, iam's json field names, appended to a file",
 		Sample:      sample,
-		New:         func() pumps.Sink { return &JSONL{} },
+		New:         func() pumps.Sink { return New() },
 	})
+}
+
+// New returns an unconfigured jsonl sink; Configure gives it its meta.
+func New() *JSONL {
+	return &JSONL{}
 }
 
 // Config is the jsonl pump's meta.
@@ -133,6 +138,7 @@ func (j *JSONL) Close(context.Context) error {
 func (j *JSONL) WritesRecordJSON() {}
 
 var (
+	_ pumps.Sink       = (*JSONL)(nil)
 	_ pumps.JSONWriter = (*JSONL)(nil)
 	_ pumps.Reopener   = (*JSONL)(nil)
 	_ pumps.Syncer     = (*JSONL)(nil)

@@ -39,9 +39,9 @@ func init() {
 // meta.timeout is not set.
 const DefaultTimeout = 10 * time.Second
 
-// Meta is the kafka pump's meta section. The keys are iam-pump's, plus
+// Config is the kafka pump's meta section. The keys are iam-pump's, plus
 // compression.
-type Meta struct {
+type Config struct {
 	Broker                Brokers           `yaml:"broker"`
 	Topic                 string            `yaml:"topic"`
 	ClientID              string            `yaml:"client_id"`
@@ -62,7 +62,7 @@ type Meta struct {
 // Kafka produces every record of a batch as one message and returns from
 // Write only when the brokers have acknowledged all of them.
 type Kafka struct {
-	meta      Meta
+	meta      Config
 	codec     kgo.CompressionCodec
 	mechanism string // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or ""
 	extra     []byte // meta_data as JSON members: `,"k":"v",...`
@@ -72,7 +72,7 @@ type Kafka struct {
 
 // New returns an unconfigured kafka sink.
 func New() *Kafka {
-	return &Kafka{meta: Meta{ClientID: "iam-pump", Timeout: pumps.Duration(DefaultTimeout)}}
+	return &Kafka{meta: Config{ClientID: "iam-pump", Timeout: pumps.Duration(DefaultTimeout)}}
 }
 
 // recordFields are the JSON names of a message's own members, which
@@ -445,4 +445,7 @@ func (b *Brokers) UnmarshalYAML(n *yaml.Node) error {
 // record as analytics.AppendJSON encodes it.
 func (k *Kafka) WritesRecordJSON() {}
 
-var _ pumps.JSONWriter = (*Kafka)(nil)
+var (
+	_ pumps.Sink       = (*Kafka)(nil)
+	_ pumps.JSONWriter = (*Kafka)(nil)
+)

@@ -38,8 +38,8 @@ const (
 	DefaultBatchSize = 1000
 )
 
-// Meta is the postgres pump's meta section.
-type Meta struct {
+// Config is the postgres pump's meta section.
+type Config struct {
 	DSN       string `yaml:"dsn"`
 	Table     string `yaml:"table"`
 	BatchSize int    `yaml:"batch_size"`
@@ -50,7 +50,7 @@ type Meta struct {
 // there in the same transaction, skipping record ids the table already
 // holds, so a batch delivered twice is stored once.
 type Postgres struct {
-	meta    Meta
+	meta    Config
 	config  *pgxpool.Config
 	table   pgx.Identifier
 	secrets redact.Secrets // the DSN's password, kept out of errors
@@ -62,7 +62,7 @@ type Postgres struct {
 
 // New returns an unconfigured postgres sink.
 func New() *Postgres {
-	return &Postgres{meta: Meta{Table: DefaultTable, BatchSize: DefaultBatchSize}}
+	return &Postgres{meta: Config{Table: DefaultTable, BatchSize: DefaultBatchSize}}
 }
 
 // columns are the table's columns that the sink fills, in COPY order.

@@ -28,7 +28,7 @@ func init() {
 		Type:        "prometheus",
 		Description: "counts decisions per user and result as iam_user_authorization_status_total, served on /metrics",
 		Sample:      sample,
-		New:         New,
+		New:         func() pumps.Sink { return New() },
 	})
 }
 
@@ -37,7 +37,7 @@ func init() {
 const OtherUsername = "other"
 
 // New returns an unconfigured prometheus sink with the defaults in place.
-func New() pumps.Sink {
+func New() *Prometheus {
 	return &Prometheus{cfg: Config{MaxUsernames: 1000, Path: "/metrics"}}
 }
 

@@ -33,7 +33,7 @@ func seeded(from, to int) []analytics.Record {
 }
 
 func newSink(t testing.TB, meta pumps.Meta) *Prometheus {
-	return testutil.StartSink(t, New().(*Prometheus), meta)
+	return testutil.StartSink(t, New(), meta)
 }
 
 // serve exposes collectors the way the daemon does: on a registry of its

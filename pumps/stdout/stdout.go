@@ -20,8 +20,13 @@ func init() {
 		Type:        "stdout",
 		Description: "every record as a JSON line on standard output",
 		Sample:      sample,
-		New:         func() pumps.Sink { return &Stdout{out: Output} },
+		New:         func() pumps.Sink { return New() },
 	})
+}
+
+// New returns an unconfigured stdout sink; Configure gives it its meta.
+func New() *Stdout {
+	return &Stdout{out: Output}
 }
 
 // Output is where the stdout pumps made from now on write: standard output,
@@ -92,4 +97,7 @@ func (s *Stdout) Close(context.Context) error {
 // record as analytics.AppendJSON encodes it.
 func (s *Stdout) WritesRecordJSON() {}
 
-var _ pumps.JSONWriter = (*Stdout)(nil)
+var (
+	_ pumps.Sink       = (*Stdout)(nil)
+	_ pumps.JSONWriter = (*Stdout)(nil)
+)

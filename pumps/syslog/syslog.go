@@ -30,12 +30,12 @@ func init() {
 		Type:        "syslog",
 		Description: "each record as a JSON syslog message (RFC 5424 or 3164) over udp, tcp, tls or a unix socket",
 		Sample:      sample,
-		New:         New,
+		New:         func() pumps.Sink { return New() },
 	})
 }
 
 // New returns an unconfigured syslog sink with the defaults in place.
-func New() pumps.Sink {
+func New() *Syslog {
 	return &Syslog{cfg: Config{
 		Transport:   "udp",
 		NetworkAddr: "localhost:5140",
@@ -466,4 +466,7 @@ func (s *Syslog) Close(context.Context) error {
 // record as analytics.AppendJSON encodes it.
 func (s *Syslog) WritesRecordJSON() {}
 
-var _ pumps.JSONWriter = (*Syslog)(nil)
+var (
+	_ pumps.Sink       = (*Syslog)(nil)
+	_ pumps.JSONWriter = (*Syslog)(nil)
+)

@@ -363,7 +363,7 @@ func seeded(from, to int) []analytics.Record {
 }
 
 func newSink(t testing.TB, meta pumps.Meta) *Syslog {
-	return testutil.StartSink(t, New().(*Syslog), meta)
+	return testutil.StartSink(t, New(), meta)
 }
 
 func TestConfigureRejectsBadMeta(t *testing.T) {
@@ -414,7 +414,7 @@ func TestConfigurePriority(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New().(*Syslog)
+			s := New()
 			if err := s.Configure(tt.meta); err != nil {
 				t.Fatal(err)
 			}
@@ -705,7 +705,7 @@ func TestInitWarnsThatUDPCannotConfirmDelivery(t *testing.T) {
 		t.Run(tc.transport, func(t *testing.T) {
 			rcv := startReceiver(t, tc.transport, "rfc5424", "octet-counting")
 			var logged bytes.Buffer
-			s := New().(*Syslog)
+			s := New()
 			s.Log = slog.New(slog.NewTextHandler(&logged, nil))
 			testutil.StartSink(t, s, pumps.Meta{"transport": tc.transport, "network_addr": rcv.addr})
 			warned := strings.Contains(logged.String(), "level=WARN") &&
