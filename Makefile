@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 # its own so its dependencies stay out of the daemon's go.mod.
 FERRETDB := bin/ferretdb-test
 
-.PHONY: help build man test test-deps lint fuzz bench demo clean
+.PHONY: help build man docs test test-deps lint fuzz bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ build: ## build bin/pump
 man: build ## the manual page bin/pump.1 and the completion scripts bin/pump.{bash,zsh,fish}
 	$(BIN) man > bin/pump.1
 	for sh in bash zsh fish; do $(BIN) completion $$sh > bin/pump.$$sh; done
+
+docs: ## rewrite the sinks' README meta tables from their Config structs (a test fails when they drift)
+	$(GO) test -count=1 -run '^TestSinkREADMEsMatchTheirConfig$$' ./pumps/all -update
 
 demo: ## build bin/pump and bin/pump-demo, then run the pump against an embedded Redis fed with iam records (Ctrl-C stops)
 	@echo "demo: building bin/pump and bin/pump-demo; the packages are listed as they compile (a first build: about 470, minutes on a busy machine; later builds: seconds)"

@@ -86,6 +86,12 @@ type Info struct {
 	Description string      // one line for `pump plugins`
 	Sample      string      // an example pumps.<name> section, YAML
 	New         func() Sink // a fresh, unconfigured sink
+	// Config returns the sink's meta struct (its Config) as it stands in
+	// s, a sink of this type: for one fresh from New, the defaults. The
+	// struct is the one declaration of the sink's settings: its yaml, help
+	// and required tags and those defaults give `pump plugins TYPE`, the
+	// README tables and `pump schema` (package internal/spec).
+	Config func(s Sink) any
 }
 
 var (
@@ -99,8 +105,8 @@ var (
 func Register(info Info) {
 	mu.Lock()
 	defer mu.Unlock()
-	if info.Type == "" || info.New == nil {
-		panic("pumps: Register needs a type name and a constructor")
+	if info.Type == "" || info.New == nil || info.Config == nil {
+		panic("pumps: Register needs a type name, a constructor and its Config")
 	}
 	if _, dup := registry[info.Type]; dup {
 		panic("pumps: Register called twice for type " + info.Type)

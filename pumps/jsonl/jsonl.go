@@ -21,18 +21,20 @@ func init() {
 		Description: "one JSON object per line, iam's json field names, appended to a file",
 		Sample:      sample,
 		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*JSONL).cfg },
 	})
 }
 
 // New returns an unconfigured jsonl sink; Configure gives it its meta.
 func New() *JSONL {
-	return &JSONL{}
+	fsync := true // a pointer, so that the meta can say false
+	return &JSONL{cfg: Config{FSync: &fsync}}
 }
 
 // Config is the jsonl pump's meta.
 type Config struct {
-	Path  string `yaml:"path"`
-	FSync *bool  `yaml:"fsync"`
+	Path  string `yaml:"path" help:"file the JSON lines are appended to; created, with its directory, when missing" required:"true"`
+	FSync *bool  `yaml:"fsync" help:"fdatasync the file before a batch is trimmed from Redis (false: a power cut may lose what the page cache held)"`
 }
 
 // JSONL appends records to one file as JSON lines. It follows the path

@@ -29,6 +29,7 @@ func init() {
 		Description: "insert records into a PostgreSQL table (COPY, one transaction per batch, deduplicated by record id)",
 		Sample:      sample,
 		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Postgres).meta },
 	})
 }
 
@@ -40,9 +41,9 @@ const (
 
 // Config is the postgres pump's meta section.
 type Config struct {
-	DSN       string `yaml:"dsn"`
-	Table     string `yaml:"table"`
-	BatchSize int    `yaml:"batch_size"`
+	DSN       string `yaml:"dsn" help:"connection string, a URL (postgres://user:pw@host:5432/db?sslmode=require) or key=value pairs, with every libpq option pgx knows (sslmode, sslrootcert, connect_timeout, application_name, several hosts, ...); PG* environment variables fill what it leaves out" required:"true"`
+	Table     string `yaml:"table" help:"table or schema.table: letters, digits and _ only, at most 63 bytes a part. The name is quoted as written, so Decisions and decisions are different tables."`
+	BatchSize int    `yaml:"batch_size" help:"at most this many records go in one transaction; a larger batch is written in several (each idempotent, so a retry after a partial write stores nothing twice)"`
 }
 
 // Postgres writes records into one table. Each batch (or each batch_size

@@ -21,6 +21,7 @@ func init() {
 		Description: "every record as a JSON line on standard output",
 		Sample:      sample,
 		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Stdout).cfg },
 	})
 }
 
@@ -36,7 +37,7 @@ var Output io.Writer = os.Stdout
 
 // Config is the stdout pump's meta.
 type Config struct {
-	Prefix string `yaml:"prefix"`
+	Prefix string `yaml:"prefix" help:"text written before each JSON line, to tell records from other output"`
 }
 
 // Stdout prints records as JSON lines.
