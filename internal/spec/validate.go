@@ -4,15 +4,17 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Validate checks doc (as a YAML or JSON decoder builds it: maps, slices,
 // strings, numbers, booleans) against schema and returns every violation,
 // each naming its path. It knows the keywords Schema and `pump schema`
 // write: type, properties, additionalProperties, required, items, enum,
-// const, anyOf, allOf, if/then and minimum; others are ignored.
+// const, anyOf, allOf, if/then, pattern and minimum; others are ignored.
 func Validate(schema map[string]any, doc any) []error {
 	var errs []error
 	validate(schema, doc, "", &errs)
@@ -32,6 +34,13 @@ func validate(s map[string]any, v any, path string, errs *[]error) {
 	}
 	if e, ok := s["enum"].([]any); ok && !slices.ContainsFunc(e, func(x any) bool { return equal(x, v) }) {
 		fail("want one of %v, got %v", e, v)
+	}
+	if p, ok := s["pattern"].(string); ok {
+		if str, isStr := v.(string); isStr {
+			if re, err := regexp.Compile(p); err != nil || !re.MatchString(str) {
+				fail("want a string matching %s, got %q", p, str)
+			}
+		}
 	}
 	if m, ok := s["minimum"]; ok {
 		if n, isNum := number(v); isNum && n < toFloat(m) {
@@ -74,13 +83,17 @@ func validate(s map[string]any, v any, path string, errs *[]error) {
 	}
 	if alts := asSchemas(s["anyOf"]); len(alts) > 0 {
 		matched := false
+		var why []string
 		for _, alt := range alts {
 			var sub []error
 			validate(alt, v, path, &sub)
 			matched = matched || len(sub) == 0
+			if len(sub) > 0 {
+				why = append(why, strings.TrimPrefix(sub[0].Error(), where(path)+": "))
+			}
 		}
 		if !matched {
-			fail("matches none of %d alternatives", len(alts))
+			fail("matches none of: %s", strings.Join(why, "; or "))
 		}
 	}
 	for _, sub := range asSchemas(s["allOf"]) {

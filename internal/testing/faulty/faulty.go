@@ -25,6 +25,7 @@ func init() {
 		Description: "test-only: JSON lines that fail, stall or reject on demand",
 		Sample:      "faulty:\n  type: faulty\n  meta: {path: out.jsonl}\n",
 		New:         func() pumps.Sink { return &Faulty{} },
+		Config:      func(s pumps.Sink) any { return s.(*Faulty).cfg },
 	})
 }
 
