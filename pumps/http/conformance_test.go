@@ -11,7 +11,7 @@ import (
 )
 
 // The sink keeps the promises every sink makes, against a real HTTP server
-// in the test that can hold its answers.
+// in the test that can hold its answers, through a proxy that can cut it.
 func TestConformance(t *testing.T) {
 	var mu sync.Mutex
 	hold := make(chan struct{})
@@ -23,9 +23,11 @@ func TestConformance(t *testing.T) {
 		<-h
 		w.WriteHeader(http.StatusOK)
 	})
+	px := sinktest.StartProxy(t, srv.Listener.Addr().String())
 	sinktest.Run(t, sinktest.Target{
-		New:  func() pumps.Sink { return New() },
-		Meta: pumps.Meta{"url": srv.URL + "/ingest"},
+		New:   func() pumps.Sink { return New() },
+		Meta:  pumps.Meta{"url": "http://" + px.Addr + "/ingest"},
+		Break: px.Break,
 		Read: func(t *testing.T) []analytics.Record {
 			var out []analytics.Record
 			for _, r := range srv.requests() {
