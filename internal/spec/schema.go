@@ -70,6 +70,12 @@ func leafSchema(t reflect.Type, opts Options) map[string]any {
 	if s, ok := reflect.New(t).Elem().Interface().(Schemer); ok {
 		return copyMap(s.JSONSchema())
 	}
+	if isDuration(t) {
+		return map[string]any{"anyOf": []any{
+			map[string]any{"type": "number", "minimum": 0},
+			map[string]any{"type": "string"},
+		}}
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		return leafSchema(t.Elem(), opts)
