@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 # its own so its dependencies stay out of the daemon's go.mod.
 FERRETDB := bin/ferretdb-test
 
-.PHONY: help build man test test-deps lint fuzz bench demo clean
+.PHONY: help build man docs test test-deps lint fuzz bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ man: build ## the manual page bin/pump.1 and the completion scripts bin/pump.{ba
 	$(BIN) man > bin/pump.1
 	for sh in bash zsh fish; do $(BIN) completion $$sh > bin/pump.$$sh; done
 
+docs: ## rewrite the sinks' README meta tables from their Config structs (a test fails when they drift)
+	$(GO) test -count=1 -run '^TestSinkREADMEsMatchTheirConfig$$' ./pumps/all -update
+
 demo: ## build bin/pump and bin/pump-demo, then run the pump against an embedded Redis fed with iam records (Ctrl-C stops)
 	@echo "demo: building bin/pump and bin/pump-demo; the packages are listed as they compile (a first build: about 470, minutes on a busy machine; later builds: seconds)"
 	@CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pump
@@ -31,8 +34,8 @@ demo: ## build bin/pump and bin/pump-demo, then run the pump against an embedded
 test-deps: ## install what the tests need (redis-server, ...) when missing
 	@./scripts/test-deps.sh
 
-$(FERRETDB): internal/testenv/mongo/main.go internal/testenv/mongo/go.mod internal/testenv/mongo/go.sum
-	cd internal/testenv/mongo && $(GO) build -o $(CURDIR)/$(FERRETDB) .
+$(FERRETDB): internal/testing/testenv/mongo/main.go internal/testing/testenv/mongo/go.mod internal/testing/testenv/mongo/go.sum
+	cd internal/testing/testenv/mongo && $(GO) build -o $(CURDIR)/$(FERRETDB) .
 
 test: test-deps $(FERRETDB) ## all tests with the race detector, then a short fuzz of the decoders
 	PUMP_TEST_FERRETDB=$(CURDIR)/$(FERRETDB) $(GO) test -race -count=1 -timeout 60m ./...
@@ -53,7 +56,7 @@ test-fuzz:
 lint: ## gofmt and go vet, for Linux and cross-vetted for darwin and windows (the bench is Linux-only: perf events)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	cd internal/testenv/mongo && $(GO) vet ./...
+	cd internal/testing/testenv/mongo && $(GO) vet ./...
 	for os in darwin windows; do GOOS=$$os $(GO) vet $$($(GO) list ./... | grep -v /cmd/pumpbench) || exit 1; done
 
 bench: test-deps $(FERRETDB) ## drain benchmark: the pump into every sink against a raw LPOP drain, same run (RECORDS, SLOW_RECORDS, SINKS)

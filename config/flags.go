@@ -180,3 +180,7 @@ func IsKeyFlag(name string) bool {
 	_, ok := Keys()[name]
 	return ok
 }
+
+// KeyHelp is the line of help of a configuration key ("" for none); `pump
+// schema` uses it as the key's description.
+func KeyHelp(key string) string { return flagHelp[key] }

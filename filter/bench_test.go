@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // BenchmarkKeep is the cost of one record through an expression, the

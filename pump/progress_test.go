@@ -13,7 +13,7 @@ import (
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/config"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pumps"
 	"github.com/pumpd/pump/pumps/dummy"
 	"github.com/pumpd/pump/storage"

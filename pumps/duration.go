@@ -35,3 +35,12 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// JSONSchema says how a duration is written: a number of seconds or a Go
+// duration string.
+func (Duration) JSONSchema() map[string]any {
+	return map[string]any{"anyOf": []any{
+		map[string]any{"type": "number", "minimum": 0},
+		map[string]any{"type": "string"},
+	}}
+}

@@ -11,9 +11,14 @@ import (
 	"github.com/pumpd/pump/internal/strict"
 )
 
-// Sink is one output. Its life cycle is Configure, Init, Write (any number
-// of times, never concurrently for one sink unless it is Concurrent),
-// Close. A sink that fails Configure or Init is never written to.
+// Sink is the interface a sink type implements: the code that writes
+// records to one kind of destination (a CSV directory, a Kafka topic, ...).
+// It is the third of the three ideas, next to the loop that drains Redis
+// (pump.Loop) and one configured pumps.<name> section, a Sink with its
+// filters, timeout and retry settings (pump.Output). Its life cycle is
+// Configure, Init, Write (any number of times, never concurrently for one
+// sink unless it is Concurrent), Close. A sink that fails Configure or Init
+// is never written to.
 type Sink interface {
 	// Configure decodes and checks the pump's meta. It does no I/O, so
 	// `pump validate` can call it on a machine that cannot reach the sink.
@@ -93,6 +98,12 @@ type Info struct {
 	Description string      // one line for `pump plugins`
 	Sample      string      // an example pumps.<name> section, YAML
 	New         func() Sink // a fresh, unconfigured sink
+	// Config returns the sink's meta struct (its Config) as it stands in
+	// s, a sink of this type: for one fresh from New, the defaults. The
+	// struct is the one declaration of the sink's settings: its yaml, help
+	// and required tags and those defaults give `pump plugins TYPE`, the
+	// README tables and `pump schema` (package internal/spec).
+	Config func(s Sink) any
 }
 
 var (
@@ -106,8 +117,8 @@ var (
 func Register(info Info) {
 	mu.Lock()
 	defer mu.Unlock()
-	if info.Type == "" || info.New == nil {
-		panic("pumps: Register needs a type name and a constructor")
+	if info.Type == "" || info.New == nil || info.Config == nil {
+		panic("pumps: Register needs a type name, a constructor and its Config")
 	}
 	if _, dup := registry[info.Type]; dup {
 		panic("pumps: Register called twice for type " + info.Type)

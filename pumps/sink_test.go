@@ -33,17 +33,20 @@ func mustPanic(t *testing.T, what string, f func()) (msg string) {
 	return ""
 }
 
+func nopConfig(Sink) any { return struct{}{} }
+
 func TestRegisterRefusesProgrammingErrors(t *testing.T) {
-	Register(Info{Type: "test-registry-b", New: newNop})
-	Register(Info{Type: "test-registry-a", New: newNop})
+	Register(Info{Type: "test-registry-b", New: newNop, Config: nopConfig})
+	Register(Info{Type: "test-registry-a", New: newNop, Config: nopConfig})
 	for _, tc := range []struct {
 		name string
 		info Info
 		want string
 	}{
-		{"no name", Info{New: newNop}, "needs a type name"},
-		{"no constructor", Info{Type: "test-registry-c"}, "needs a type name and a constructor"},
-		{"taken name", Info{Type: "test-registry-a", New: newNop}, "called twice for type test-registry-a"},
+		{"no name", Info{New: newNop, Config: nopConfig}, "needs a type name"},
+		{"no constructor", Info{Type: "test-registry-c", Config: nopConfig}, "needs a type name, a constructor"},
+		{"no Config", Info{Type: "test-registry-c", New: newNop}, "and its Config"},
+		{"taken name", Info{Type: "test-registry-a", New: newNop, Config: nopConfig}, "called twice for type test-registry-a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if msg := mustPanic(t, "Register", func() { Register(tc.info) }); !strings.Contains(msg, tc.want) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func newQueues(t *testing.T) (*testutil.Redis, *Queue, *Queue) {

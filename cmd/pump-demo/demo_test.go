@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 var (
@@ -108,6 +108,7 @@ func wait(t *testing.T, done chan int, out *testutil.SyncBuffer) int {
 // The README's first command: the demo drains everything it produced, and
 // a second run into the same directory counts only its own rows.
 func TestDemoMovesEveryRecordItProduced(t *testing.T) {
+	testutil.NeedsBinary(t)
 	dir := t.TempDir()
 	for _, run := range []string{"first", "second"} {
 		_, out, done := startDemo(t, "--duration", "3s", "--out", dir)
@@ -121,6 +122,7 @@ func TestDemoMovesEveryRecordItProduced(t *testing.T) {
 // Ctrl-C: the producer stops, the pump drains the rest and stops, and
 // everything exits 0; the banner named the probe URLs before.
 func TestDemoStopsCleanlyOnCtrlC(t *testing.T) {
+	testutil.NeedsBinary(t)
 	cmd, out, done := startDemo(t, "--out", t.TempDir())
 	testutil.Eventually(t, 2*time.Minute, "the demo's banner", func() bool {
 		return regexp.MustCompile(`readiness  http://127\.0\.0\.1:\d+/readyz`).MatchString(out.String())

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // openPTY returns a new pseudo-terminal's two ends.
@@ -46,6 +46,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // included, and GNU make dies of that signal whatever its recipe's exit
 // status, unless the demo took the terminal's foreground for itself.
 func TestMakeDemoCtrlCInATerminalExitsZero(t *testing.T) {
+	testutil.NeedsBinary(t)
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Fatalf("make is not installed: %v", err)
 	}

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // call does one request and returns the status and body.
@@ -42,6 +42,7 @@ func call(t *testing.T, method, url, token string) (int, string) {
 }
 
 func TestAdminRoutesAreOffUnlessAskedFor(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	d := testutil.WriteConfig(t, r.Port, "  d: {type: dummy}\n", "")
 	p := testutil.StartPump(t, nil, "run", "-c", d.ConfigPath)
@@ -60,6 +61,7 @@ func TestAdminRoutesAreOffUnlessAskedFor(t *testing.T) {
 }
 
 func TestAdminRoutesOnTheNetworkNeedAdminAuth(t *testing.T) {
+	testutil.NeedsBinary(t)
 	for _, tt := range []struct{ server, want string }{
 		{"{admin-routes: true}", "server.admin-routes: would serve POST /-/reload to the network on 0.0.0.0:"},
 		{"{pprof: true}", "server.pprof: would serve /debug/pprof/ to the network on 0.0.0.0:"},
@@ -79,6 +81,7 @@ func TestAdminRoutesOnTheNetworkNeedAdminAuth(t *testing.T) {
 }
 
 func TestStatusAndPprofBehindTheAdminToken(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const token = "status-admin-token-42"
 	r := testutil.StartRedis(t)
 	dir := t.TempDir()

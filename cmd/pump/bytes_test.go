@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestHugeRecordAndItsNeighboursAreDeliveredWithDefaultSettings(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n, huge = 60, 31
 	r := testutil.StartRedis(t)
 	request := func(i int) string {

@@ -18,7 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestClosingARedisClientWithADeadConnectionIsNoShutdownFailure(t *testing.T) {

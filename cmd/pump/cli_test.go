@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/pumpd/pump/config"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // The command line's contract: a wrong flag says what is wrong and how to
@@ -54,6 +54,7 @@ func TestFlagErrorsArePrintedWithAUsageHint(t *testing.T) {
 // The same through the real binary, as a systemd unit with a wrong flag
 // would run it: stderr says why, exit 2.
 func TestTheBinaryPrintsFlagErrors(t *testing.T) {
+	testutil.NeedsBinary(t)
 	bin := testutil.PumpBinary(t)
 	for _, c := range flagErrorCases[:4] {
 		var stdout, stderr bytes.Buffer

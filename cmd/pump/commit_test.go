@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // A kill -9 while the loop waits for a slow Sync (its group commit before
@@ -16,6 +16,7 @@ import (
 // stays at the head for the next holder, at most the read-ahead window
 // written twice.
 func TestKill9DuringASlowSyncLosesNothing(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 20_000
 	r := testutil.StartRedis(t)
 	poison := seedWithPoison(t, r, 0, n)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pump"
 )
 
@@ -33,6 +33,7 @@ func deadLetters(t *testing.T, r *testutil.Redis, from, to int) {
 }
 
 func TestDLQListReplayAndDrop(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	deadLetters(t, r, 0, 30)
 	out := filepath.Join(t.TempDir(), "out.jsonl")
@@ -94,6 +95,7 @@ func TestDLQListReplayAndDrop(t *testing.T) {
 // were written into NAME and deleted from the dead list, and a refusal
 // failed the whole command.
 func TestDLQReplayIntoOnePumpTakesOnlyItsLetters(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	dead := "{" + key + "}.dead"
 	for i := 0; i < 200; i++ {

@@ -28,7 +28,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // instruction is one Dockerfile instruction, continuation lines joined.
@@ -181,9 +181,7 @@ func copyContext(t *testing.T, root, dst string) {
 }
 
 func TestDockerfileBuildsAStaticImageThatFitsTogether(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary as the Dockerfile does")
-	}
+	testutil.NeedsBinary(t)
 	root := testutil.ModuleRoot(t)
 	stages := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
 	if len(stages) != 2 {

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pump"
 	csvsink "github.com/pumpd/pump/pumps/csv"
 )
@@ -89,6 +89,7 @@ func goldenRaw(t *testing.T) ([][]byte, []map[string]any) {
 }
 
 func TestIAMConfigDrainsToCSVWithNothingLostOrDoubled(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 100_000
 	r := testutil.StartRedis(t)
 	raws, want := goldenRaw(t)
@@ -155,6 +156,7 @@ func TestIAMConfigDrainsToCSVWithNothingLostOrDoubled(t *testing.T) {
 func first(s []string) []string { return s[:min(len(s), 5)] }
 
 func TestSIGTERMMidBacklogLeavesEveryRecordInTheSinkOrRedis(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 20_000
 	r := testutil.StartRedis(t)
 	testutil.Seed(t, r.Client(), key, 0, n)
@@ -185,6 +187,7 @@ func TestSIGTERMMidBacklogLeavesEveryRecordInTheSinkOrRedis(t *testing.T) {
 }
 
 func TestSecondSignalExitsAtOnceWithStatus1(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	testutil.Seed(t, r.Client(), key, 0, 10)
 	out := filepath.Join(t.TempDir(), "out.jsonl")
@@ -205,6 +208,7 @@ func TestSecondSignalExitsAtOnceWithStatus1(t *testing.T) {
 }
 
 func TestPoisonElementsEndInTheDeadLetterListByteForByte(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	poison := [][]byte{[]byte("not msgpack at all"), []byte(`{"username":"json"}`), {0x88, 0xa9}, {}, {0xc1}}
 	var want [][]byte
@@ -251,6 +255,7 @@ func TestPoisonElementsEndInTheDeadLetterListByteForByte(t *testing.T) {
 // encodes each record once for both; the one that omits details must not
 // get those bytes.
 func TestFiltersAndOmitGiveEachPumpItsOwnView(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	testutil.Seed(t, r.Client(), key, 0, 700)
 	dir := t.TempDir()
@@ -303,6 +308,7 @@ func TestFiltersAndOmitGiveEachPumpItsOwnView(t *testing.T) {
 }
 
 func TestBadConfigurationExits2NamingTheKeyWithoutTouchingRedis(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	testutil.Seed(t, r.Client(), key, 0, 10)
 	d := testutil.WriteConfig(t, r.Port, "  csv:\n    type: csv\n    meta: {csv_dri: /tmp}\n", "")
@@ -326,6 +332,7 @@ func TestBadConfigurationExits2NamingTheKeyWithoutTouchingRedis(t *testing.T) {
 }
 
 func TestPasswordsNeverReachTheLog(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const secret = "hunter2-secret"
 	r := testutil.StartRedis(t, testutil.RedisOptions{Password: secret})
 	testutil.Seed(t, r.Client(), key, 0, 100)
@@ -349,6 +356,7 @@ func TestPasswordsNeverReachTheLog(t *testing.T) {
 }
 
 func TestSecondInstanceStandsByAndTakesOverAfterAStop(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	dir := t.TempDir()
 	outA, outB := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
@@ -379,6 +387,7 @@ func TestSecondInstanceStandsByAndTakesOverAfterAStop(t *testing.T) {
 }
 
 func TestReadinessFollowsRedisAndTheDrainResumesAfterARestart(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t, testutil.RedisOptions{Persist: true})
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	d := testutil.WriteConfig(t, r.Port, "  j:\n    type: jsonl\n    meta: {path: "+out+"}\n", "")
@@ -410,6 +419,7 @@ func TestReadinessFollowsRedisAndTheDrainResumesAfterARestart(t *testing.T) {
 }
 
 func TestFailingPumpIsParkedWhileTheOthersGoOnThenReplayed(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	dir := t.TempDir()
 	outage := filepath.Join(dir, "outage")
@@ -442,6 +452,7 @@ func TestFailingPumpIsParkedWhileTheOthersGoOnThenReplayed(t *testing.T) {
 }
 
 func TestShippedConfigurationsAreValid(t *testing.T) {
+	testutil.NeedsBinary(t)
 	files, _ := filepath.Glob("../../configs/*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no configs/*.yaml found")
@@ -457,6 +468,7 @@ func TestShippedConfigurationsAreValid(t *testing.T) {
 }
 
 func TestPluginsListsEverySinkAndMiddleware(t *testing.T) {
+	testutil.NeedsBinary(t)
 	code, out := testutil.RunPump(t, nil, "plugins")
 	if code != 0 {
 		t.Fatalf("exit %d", code)

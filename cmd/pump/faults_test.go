@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pump"
 )
 
@@ -91,6 +91,7 @@ func account(t *testing.T, r *testutil.Redis, n int, poison [][]byte, outputs ..
 }
 
 func TestKill9AtEachPointOfADrainLosesNothing(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 20_000
 	for _, tc := range []struct {
 		name    string
@@ -143,6 +144,7 @@ func TestKill9AtEachPointOfADrainLosesNothing(t *testing.T) {
 }
 
 func TestPausedHolderFindsItsTrimRefusedAndStandsDown(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 10_000
 	r := testutil.StartRedis(t)
 	poison := seedWithPoison(t, r, 0, n)
@@ -172,6 +174,7 @@ func TestPausedHolderFindsItsTrimRefusedAndStandsDown(t *testing.T) {
 }
 
 func TestRedisRestartMidDrainLosesNothing(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 20_000
 	r := testutil.StartRedis(t, testutil.RedisOptions{Persist: true})
 	poison := seedWithPoison(t, r, 0, n)
@@ -196,6 +199,7 @@ func TestRedisRestartMidDrainLosesNothing(t *testing.T) {
 }
 
 func TestThreeInstancesTakeOverInTurnAsEachHolderIsKilled(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 30_000
 	r := testutil.StartRedis(t)
 	poison := seedWithPoison(t, r, 0, n)
@@ -256,6 +260,7 @@ func containsPid(lease string, pid int) bool {
 }
 
 func TestShutdownTimeoutLeavesUnfinishedBatchesAtTheHeadAndReleasesTheLease(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	testutil.Seed(t, r.Client(), key, 0, 1000)
 	out := filepath.Join(t.TempDir(), "out.jsonl")
@@ -276,6 +281,7 @@ func TestShutdownTimeoutLeavesUnfinishedBatchesAtTheHeadAndReleasesTheLease(t *t
 }
 
 func TestASinkDownAtStartDoesNotStopTheOthersAndCatchesUp(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	dir := t.TempDir()
 	port := testutil.FreePort(t) // nothing listens here yet

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // Two pumps, one with an expression over fields and the request: each gets
 // exactly its records, a record whose request is not JSON included (the
 // expression saw an empty request and kept it), and the problem is counted.
 func TestFilterExpressionGivesAPumpItsRecordsThroughTheBinary(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 700
 	r := testutil.StartRedis(t)
 	testutil.Seed(t, r.Client(), key, 0, n)
@@ -73,6 +74,7 @@ func TestFilterExpressionGivesAPumpItsRecordsThroughTheBinary(t *testing.T) {
 }
 
 func TestBadFilterExpressionExits2NamingThePumpAndPosition(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	testutil.Seed(t, r.Client(), key, 0, 10)
 	pumps := "  csv:\n    type: csv\n    meta: {csv_dir: " + t.TempDir() + "}\n    filters: {expr: 'effect == \"deny\" && usr != \"admin\"'}\n"

@@ -19,10 +19,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestFullRedisIsDrainedWithDeadLettersAndParkedRecords(t *testing.T) {
+	testutil.NeedsBinary(t)
 	srv := testutil.StartRedisProcess(t, testutil.ProcessOptions{Name: "full redis-server",
 		Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "noeviction"}})
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})

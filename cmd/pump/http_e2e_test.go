@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 const allMiddlewares = "[recovery, requestid, logger, secure, nocache, cors, timeout]"
@@ -88,6 +88,7 @@ func basicAuth(user, password string) string {
 }
 
 func TestHTTPMiddlewaresAndAdminAuthThroughTheBinary(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const token = "e2e-admin-token-6f1c0d"
 	const password = "e2e basic pa55"
 	passwordFile := testutil.WriteFile(t, "admin-password", password+"\n")
@@ -186,6 +187,7 @@ func TestHTTPMiddlewaresAndAdminAuthThroughTheBinary(t *testing.T) {
 }
 
 func TestHTTPConfigErrorsExitTwoNamingTheKey(t *testing.T) {
+	testutil.NeedsBinary(t)
 	os.Unsetenv("PUMP_E2E_UNSET_TOKEN")
 	missing := filepath.Join(t.TempDir(), "no-such-token")
 	cases := []struct {

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // procStatusKiB reads one "VmXxx:  123 kB" line of /proc/PID/status.
@@ -82,6 +82,7 @@ func flood(t *testing.T, addr string, conns, headerBytes int) (tooLarge int) {
 // detector's shadow memory included); the peak is the kernel's VmHWM,
 // reset before each flood, so no timing matters.
 func TestHeaderFloodKeepsMemoryBounded(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const (
 		conns       = 300
 		headerBytes = 1 << 20

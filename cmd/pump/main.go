@@ -56,7 +56,8 @@ func commands() []command {
 	return []command{
 		{"run", "run [flags]", "drain the analytics list into the pumps (the default command)", cmdRun, nil},
 		{"validate", "validate [-c FILE] [--print]", "check a configuration file and every pump's meta; exit 0 or 2", cmdValidate, nil},
-		{"plugins", "plugins [TYPE]", "list the sinks and HTTP middlewares; with TYPE, print a sample section", cmdPlugins, nil},
+		{"plugins", "plugins [TYPE]", "list the sinks and HTTP middlewares; with TYPE, print its settings and a sample section", cmdPlugins, nil},
+		{"schema", "schema", "print the JSON Schema of the configuration file, for editors", cmdSchema, nil},
 		{"dlq", "dlq list|replay|drop [flags]", "inspect, replay or drop dead letters", cmdDLQ, []string{"list", "replay", "drop"}},
 		{"produce", "produce [--mode list|streams] [--count N] [flags]", "write synthetic iam records to a list or stream, for tests and demos", cmdProduce, nil},
 		{"health", "health [flags]", "ask the local daemon's health endpoint; exit 0 when healthy", cmdHealth, nil},

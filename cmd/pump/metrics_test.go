@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // scrape reads the daemon's /metrics into metric families.
@@ -67,6 +67,7 @@ func (f *familyView) get(labels string) float64 {
 }
 
 func TestMetricsAfterADrain(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	poison := seedWithPoison(t, r, 0, 3000)
 	dir := t.TempDir()
@@ -122,6 +123,7 @@ func writeFile(t *testing.T, path string) {
 }
 
 func TestGrafanaDashboardQueriesUseExportedMetrics(t *testing.T) {
+	testutil.NeedsBinary(t)
 	raw, err := os.ReadFile("../../deploy/grafana/pump.json")
 	if err != nil {
 		t.Fatal(err)

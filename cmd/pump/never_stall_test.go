@@ -22,7 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // parkFor puts records from..to-1 in pump's parked list, as an earlier
@@ -42,6 +42,7 @@ func parkFor(t *testing.T, r *testutil.Redis, pump string, from, to int) {
 // timeout, so the jsonl pump beside it moved one batch per timeout (200
 // batches x 3 s here, ten minutes, against a three-minute deadline).
 func TestAHungSinkDoesNotThrottleTheOthers(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	release := make(chan struct{})
 	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -77,6 +78,7 @@ func TestAHungSinkDoesNotThrottleTheOthers(t *testing.T) {
 // the reason. Before, a refusal counted as "still failing": the list never
 // drained and the accepted records were written again at every tick.
 func TestRefusedParkedRecordsGoDeadAndTheRestIsWrittenOnce(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	parkFor(t, r, "f", 0, 600)
@@ -117,6 +119,7 @@ func TestRefusedParkedRecordsGoDeadAndTheRestIsWrittenOnce(t *testing.T) {
 // was not written at the head. Before, the daemon was still running a
 // minute after SIGTERM with shutdown-timeout 5s.
 func TestAWriteStuckInTheKernelDoesNotHoldTheStop(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	fifo := filepath.Join(t.TempDir(), "out.jsonl")
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
@@ -178,6 +181,7 @@ func TestAWriteStuckInTheKernelDoesNotHoldTheStop(t *testing.T) {
 // what is in flight is finished. Before, it went on to the end of the
 // parked list (2,800 more records written after the signal here).
 func TestTheParkedReplayStopsAtTheSignal(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	parkFor(t, r, "f", 0, 3000)
@@ -201,6 +205,7 @@ func TestTheParkedReplayStopsAtTheSignal(t *testing.T) {
 // A reload keeps the drain lease: a standby cannot take over on
 // "systemctl reload". Before, each reload released and took it again.
 func TestAReloadKeepsTheLease(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	d := testutil.WriteConfig(t, r.Port, "  j:\n    type: jsonl\n    meta: {path: "+out+"}\n", "")

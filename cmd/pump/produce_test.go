@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 const producePumps = "  d:\n    type: dummy\n"
@@ -29,6 +29,7 @@ func distinctIDs(t *testing.T, raws []string, prefix string) {
 }
 
 func TestProduceToTheConfiguredList(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	d := testutil.WriteConfig(t, r.Port, producePumps, "")
 	// More than one round of encoding (produceChunk).
@@ -47,6 +48,7 @@ func TestProduceToTheConfiguredList(t *testing.T) {
 }
 
 func TestProduceToAStreamWithItsField(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	d := testutil.WriteConfig(t, r.Port, producePumps, "")
 	code, out := testutil.RunPump(t, nil, "produce", "--mode", "streams", "--key", "events", "--field", "rec",
@@ -73,6 +75,7 @@ func TestProduceToAStreamWithItsField(t *testing.T) {
 }
 
 func TestProduceSaysWhatIsWrong(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	d := testutil.WriteConfig(t, r.Port, producePumps, "")
 	if err := r.Client().Set(ctx, "taken", "x", 0).Err(); err != nil {
@@ -107,6 +110,7 @@ func TestProduceSaysWhatIsWrong(t *testing.T) {
 // The sources that pump produce writes to are checked by pump validate,
 // through the configuration's own validation.
 func TestValidateChecksSources(t *testing.T) {
+	testutil.NeedsBinary(t)
 	bad := testutil.WriteConfig(t, testutil.FreePort(t), producePumps, "sources: [{key: a}, {key: b, mode: stream, pumps: [x]}]")
 	code, out := testutil.RunPump(t, nil, "validate", "-c", bad.ConfigPath)
 	if code != 2 || !strings.Contains(out, `sources[1].mode: want list or streams, got "stream"`) ||

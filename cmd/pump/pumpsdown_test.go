@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func readyBody(t *testing.T, url string) (int, string) {
@@ -29,6 +29,7 @@ func readyBody(t *testing.T, url string) (int, string) {
 }
 
 func TestAPumpThatCannotStartIsNotReadyInTheLogAndNamedByReadyz(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	dir := t.TempDir()
 	// A file where the sink's directory should be: no one can create the

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/config"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/storage"
 )
 
@@ -172,6 +172,7 @@ func TestIamsProductionPoolOpensOneConnectionPerConcurrentCaller(t *testing.T) {
 }
 
 func TestDaemonWithIamsProductionPoolHoldsAHandfulOfConnections(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 20_000
 	r := testutil.StartRedis(t)
 	testutil.Seed(t, r.Client(), key, 0, n)

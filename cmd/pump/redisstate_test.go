@@ -18,10 +18,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestAReplicasAddressIsReportedAsReadOnlyOnceNotAsUnreachable(t *testing.T) {
+	testutil.NeedsBinary(t)
 	master := testutil.StartRedisProcess(t, testutil.ProcessOptions{Name: "master"})
 	replica := testutil.StartRedisProcess(t, testutil.ProcessOptions{Name: "replica",
 		Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.Port)}})

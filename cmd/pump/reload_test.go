@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestReloadSwapsPumpsWithRecordsFlowingAndRefusesABadFile(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	dir := t.TempDir()
 	path := func(name string) string { return filepath.Join(dir, name+".jsonl") }
@@ -100,6 +101,7 @@ func TestReloadSwapsPumpsWithRecordsFlowingAndRefusesABadFile(t *testing.T) {
 }
 
 func TestReloadOverHTTPBehindTheAdminToken(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	dir := t.TempDir()
 	d := testutil.WriteConfig(t, r.Port, "  a:\n    type: jsonl\n    meta: {path: "+filepath.Join(dir, "a.jsonl")+"}\n",

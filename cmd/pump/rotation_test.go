@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	csvsink "github.com/pumpd/pump/pumps/csv"
 )
 
@@ -136,6 +136,7 @@ func rotated(t *testing.T, files []string, dir string) []string {
 // every record must be in exactly one of the files still on disk (plus,
 // for rm, the file's content at the moment it was removed).
 func TestFileSinksFollowRotationAndLoseNothing(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const firstChunk, n = 40_000, 50_000
 	type outcome struct {
 		lateFiles  []string // files that must not grow after the cut

@@ -20,10 +20,11 @@ import (
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/internal/redact"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestNoSecretInLogsValidatePrintMetricsOrStatus(t *testing.T) {
+	testutil.NeedsBinary(t)
 	// Each secret is distinct, so a leak says where it came from.
 	secrets := map[string]string{
 		"redis.password":                       "Redis-pw-7a1e",

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestShutdownRunsEveryCallbackInOrderWithinTheDeadline(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // openPTY returns a new pseudo-terminal's two ends, 200 columns wide.
@@ -113,6 +113,7 @@ const eraseLine = "\r\x1b[K"
 var logStart = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\t`)
 
 func TestStatusLineOnATerminalNeverGarblesLogOrRecordLines(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const n = 3000
 	screen := runOnTerminal(t, n)
 	if !strings.Contains(screen, "pump: ") || !strings.Contains(screen, " records/s | backlog ") {
@@ -149,6 +150,7 @@ func TestStatusLineOnATerminalNeverGarblesLogOrRecordLines(t *testing.T) {
 }
 
 func TestNoStatusLineInCI(t *testing.T) {
+	testutil.NeedsBinary(t)
 	screen := runOnTerminal(t, 100, "CI=true")
 	if strings.Contains(screen, "records/s") || strings.Contains(screen, "\x1b[K") {
 		t.Errorf("a status line in CI:\n%q", screen)

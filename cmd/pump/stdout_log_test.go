@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // A stdout pump's reader gets records only: the log, left at its default,
 // goes to stderr instead of interleaving with them.
 func TestAStdoutPumpLeavesStdoutToTheRecords(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	const n = 300
 	testutil.Seed(t, r.Client(), key, 0, n)

@@ -14,12 +14,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 const stream = "analytics-stream"
 
 func TestThreeInstancesShareAStreamAndSurviveAKill9(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	const n = 6000
 	dir := t.TempDir()

@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // TestSystemdNotifyProtocol plays systemd: it listens on the notify socket
 // and checks READY, WATCHDOG, RELOADING and STOPPING arrive.
 func TestSystemdNotifyProtocol(t *testing.T) {
+	testutil.NeedsBinary(t)
 	sock := filepath.Join(t.TempDir(), "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {

@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestARestartAfterKill9TakesItsDeadPredecessorsLeaseAtOnce(t *testing.T) {
+	testutil.NeedsBinary(t)
 	r := testutil.StartRedis(t)
 	const n = 3000
 	testutil.Seed(t, r.Client(), key, 0, n)

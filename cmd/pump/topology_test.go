@@ -22,7 +22,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pump"
 	"github.com/pumpd/pump/storage"
 )
@@ -121,6 +121,7 @@ func topoUnreachable(t *testing.T, p *testutil.Proc, d testutil.Daemon, cause st
 }
 
 func TestTopologyClusterDrainsWithEveryKeyInTheListsSlot(t *testing.T) {
+	testutil.NeedsBinary(t)
 	c := testutil.StartRedisCluster(t, 3)
 	// The pump's own cluster client (go-redis's ClusterClient, set up as
 	// the pump sets it up).
@@ -226,6 +227,7 @@ func TestTopologyClusterDrainsWithEveryKeyInTheListsSlot(t *testing.T) {
 }
 
 func TestTopologySentinelDrainsAndFollowsAFailover(t *testing.T) {
+	testutil.NeedsBinary(t)
 	s := testutil.StartSentinel(t, "mymaster")
 	c := s.Client()
 	poison := []byte("poison behind a sentinel \xff")
@@ -298,6 +300,7 @@ func topoTLSClient(t *testing.T, addr string, files testutil.TLSFiles) *redis.Cl
 }
 
 func TestTopologyTLS(t *testing.T) {
+	testutil.NeedsBinary(t)
 	if ok, said := testutil.RedisHasTLS(t); !ok {
 		t.Fatalf("this redis-server is built without TLS (it does not know tls-port), so the TLS "+
 			"connection cannot be tested; install a build with TLS (Debian's redis-server has it):\n%s", said)
@@ -377,6 +380,7 @@ func TestTopologyTLS(t *testing.T) {
 }
 
 func TestTopologyACLUser(t *testing.T) {
+	testutil.NeedsBinary(t)
 	const password = "acl-Pa55-for-pumpuser-7d1e"
 	srv := testutil.StartRedisProcess(t, testutil.ProcessOptions{
 		Name: "ACL redis-server",

@@ -11,8 +11,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pumpd/pump/config"
-	"github.com/pumpd/pump/pumps"
-	"github.com/pumpd/pump/server"
 )
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
@@ -57,37 +55,4 @@ func notes(cfg config.Config) []string {
 		}
 	}
 	return out
-}
-
-func cmdPlugins(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("plugins", pflag.ContinueOnError)
-	if code, stop := parseFlags(fs, args, stderr); stop {
-		return code
-	}
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		info, ok := pumps.Lookup(fs.Arg(0))
-		if !ok {
-			fmt.Fprintf(stderr, "pump: no sink of type %q; known: %s\n", fs.Arg(0), strings.Join(pumps.Types(), ", "))
-			return exitConfig
-		}
-		fmt.Fprintf(stdout, "# %s: %s\npumps:\n", info.Type, info.Description)
-		for _, line := range strings.Split(strings.TrimRight(info.Sample, "\n"), "\n") {
-			fmt.Fprintln(stdout, "  "+line)
-		}
-		return exitOK
-	default:
-		fmt.Fprintf(stderr, "pump: plugins takes at most one sink type, got %q\nRun 'pump plugins --help' for usage.\n", fs.Args())
-		return exitConfig
-	}
-	fmt.Fprintln(stdout, "sinks (pumps.<name>.type):")
-	for _, info := range pumps.Registered() {
-		fmt.Fprintf(stdout, "  %-14s %s\n", info.Type, info.Description)
-	}
-	fmt.Fprintln(stdout, "HTTP middlewares (server.middlewares):")
-	for _, m := range server.Middlewares() {
-		fmt.Fprintf(stdout, "  %-14s %s\n", m.Name, m.Description)
-	}
-	return exitOK
 }

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestBuildVersionPrefersLdflagsThenTheToolchainsRecord(t *testing.T) {

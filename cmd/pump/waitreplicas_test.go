@@ -17,7 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // failoverDuplicates drains a backlog behind a sentinel, lets the replica
@@ -87,6 +87,7 @@ const (
 )
 
 func TestWaitReplicasBoundsWhatAFailoverDeliversAgain(t *testing.T) {
+	testutil.NeedsBinary(t)
 	t.Run("wait-replicas 1", func(t *testing.T) {
 		dups, during, unreplicated := failoverDuplicates(t, "  wait-replicas: 1\n  wait-timeout: 200ms\n")
 		t.Logf("with wait-replicas 1: %d records delivered twice, %d written during the lag, %d trims unreplicated", dups, during, unreplicated)

@@ -128,7 +128,7 @@ func main() {
 	batch := flag.Int("batch-size", 0, "the pump's batch-size (0: its default)")
 	readAhead := flag.Int("read-ahead", 0, "the pump's read-ahead (0: its default, or workers+2 for a line with workers)")
 	workers := flag.Int("workers", 0, "the pump's workers for the database lines (0: each line's own; 1: one write at a time)")
-	ferretdb := flag.String("ferretdb", "", "the FerretDB test server binary (make builds bin/ferretdb-test; default: $PUMP_TEST_FERRETDB, else built from internal/testenv/mongo)")
+	ferretdb := flag.String("ferretdb", "", "the FerretDB test server binary (make builds bin/ferretdb-test; default: $PUMP_TEST_FERRETDB, else built from internal/testing/testenv/mongo)")
 	postgres := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"PostgreSQL server for the postgres sink: a user that may create databases, on an existing database")
 	flag.Parse()

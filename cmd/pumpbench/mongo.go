@@ -19,7 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// ferretBinary is the FerretDB test server of internal/testenv/mongo (a
+// ferretBinary is the FerretDB test server of internal/testing/testenv/mongo (a
 // module of its own): -ferretdb, else $PUMP_TEST_FERRETDB, else built
 // into the work directory.
 func ferretBinary(e *env) (string, error) {
@@ -35,12 +35,12 @@ func ferretBinary(e *env) (string, error) {
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
-	fmt.Fprintln(os.Stderr, "building the FerretDB test server (internal/testenv/mongo)")
+	fmt.Fprintln(os.Stderr, "building the FerretDB test server (internal/testing/testenv/mongo)")
 	cmd := exec.Command("go", "build", "-o", out, ".")
-	cmd.Dir = filepath.Join("internal", "testenv", "mongo")
+	cmd.Dir = filepath.Join("internal", "testing", "testenv", "mongo")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build the FerretDB test server (internal/testenv/mongo): %w", err)
+		return "", fmt.Errorf("build the FerretDB test server (internal/testing/testenv/mongo): %w", err)
 	}
 	return out, nil
 }
@@ -110,7 +110,7 @@ func setupMongo(e *env, _ int) (*target, error) {
 	var kept []any // the documents the count read back
 	return &target{
 		meta:    fmt.Sprintf("{mongo_url: %q, collection_name: iam_analytics}", url),
-		server:  "FerretDB 1.24 on SQLite (internal/testenv/mongo, the mongo sink's test server), own process",
+		server:  "FerretDB 1.24 on SQLite (internal/testing/testenv/mongo, the mongo sink's test server), own process",
 		checked: "documents in the collection",
 		// Counted by reading every document back rather than with
 		// countDocuments: FerretDB on SQLite counts by decoding each

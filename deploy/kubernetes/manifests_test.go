@@ -28,7 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // The parts of the Kubernetes objects the tests look at.
@@ -411,6 +411,7 @@ func (s pumpSetup) effectiveConfig(t *testing.T) map[string]any {
 }
 
 func TestKubernetesPumpConfigPassesValidateWithThePodsEnvironment(t *testing.T) {
+	testutil.NeedsBinary(t)
 	s := sidecar(t)
 	// Every ${VAR} of the file must come from the container: an unset one
 	// silently becomes "" (a Redis without password, say).
@@ -441,6 +442,7 @@ func TestKubernetesPumpConfigPassesValidateWithThePodsEnvironment(t *testing.T) 
 }
 
 func TestKubernetesProbesMatchThePumpConfig(t *testing.T) {
+	testutil.NeedsBinary(t)
 	s := sidecar(t)
 	cfg := s.effectiveConfig(t)
 	_, portText, err := net.SplitHostPort(cfg["health-check-address"].(string))
@@ -486,6 +488,7 @@ func TestKubernetesProbesMatchThePumpConfig(t *testing.T) {
 }
 
 func TestKubernetesGracePeriodOutlastsShutdownTimeout(t *testing.T) {
+	testutil.NeedsBinary(t)
 	s := sidecar(t)
 	cfg := s.effectiveConfig(t)
 	shutdown, err := time.ParseDuration(cfg["shutdown-timeout"].(string))
@@ -662,6 +665,7 @@ func TestKubernetesRedisMemoryStaysBelowItsLimitWithoutEviction(t *testing.T) {
 // The pump's memory: GOMEMLIMIT below its container's limit, and a cap on
 // the lists it writes to Redis.
 func TestKubernetesPumpMemoryIsBounded(t *testing.T) {
+	testutil.NeedsBinary(t)
 	s := sidecar(t)
 	limit := kubeBytes(t, s.pump.Resources.Limits["memory"])
 	var goMemLimit string
@@ -737,6 +741,7 @@ func TestKubernetesDisruptionBudgetCoversThePod(t *testing.T) {
 }
 
 func TestKubernetesServiceMonitorScrapesMetricsWithTheToken(t *testing.T) {
+	testutil.NeedsBinary(t)
 	objs := loadManifests(t)
 	type secretRef struct {
 		Name string `yaml:"name"`

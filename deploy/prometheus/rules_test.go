@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 func TestAlertRulesPassPromtool(t *testing.T) {
@@ -39,6 +39,7 @@ func TestEveryAlertIsTested(t *testing.T) {
 }
 
 func TestAlertRulesUseExportedMetrics(t *testing.T) {
+	testutil.NeedsBinary(t)
 	rules, err := os.ReadFile("alerts.yml")
 	if err != nil {
 		t.Fatal(err)

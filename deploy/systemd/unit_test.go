@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // maxExposure is the highest `systemd-analyze security` exposure the unit
@@ -47,6 +47,7 @@ func unitWithBinary(t *testing.T) string {
 }
 
 func TestSystemdUnitVerifies(t *testing.T) {
+	testutil.NeedsBinary(t)
 	analyze := systemdAnalyze(t)
 	out, err := exec.Command(analyze, "verify", unitWithBinary(t)).CombinedOutput()
 	if err != nil || len(out) > 0 {
@@ -75,6 +76,7 @@ func TestSystemdUnitExposureIsLow(t *testing.T) {
 // user: LoadCredential= and ${CREDENTIALS_DIRECTORY} in the file. That
 // must work as written.
 func TestCredentialsDirectoryReachesTheConfiguration(t *testing.T) {
+	testutil.NeedsBinary(t)
 	creds := t.TempDir()
 	if err := os.WriteFile(filepath.Join(creds, "admin-token"), []byte("s3cret-token\n"), 0o600); err != nil {
 		t.Fatal(err)

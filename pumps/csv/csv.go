@@ -27,8 +27,15 @@ func init() {
 		Type:        "csv",
 		Description: "hourly CSV files in csv_dir, as iam-pump writes them",
 		Sample:      sample,
-		New:         func() pumps.Sink { return &CSV{now: time.Now} },
+		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*CSV).cfg },
 	})
+}
+
+// New returns an unconfigured csv sink; Configure gives it its meta.
+func New() *CSV {
+	fsync := true // a pointer, so that the meta can say false
+	return &CSV{now: time.Now, cfg: Config{FSync: &fsync}}
 }
 
 // Header is the first row of every file: the record's Go field names, as
@@ -37,12 +44,12 @@ var Header = []string{"TimeStamp", "Username", "Effect", "Conclusion", "Request"
 
 // Config is the csv pump's meta.
 type Config struct {
-	Dir   string `yaml:"csv_dir"`
-	FSync *bool  `yaml:"fsync"`
+	Dir   string `yaml:"csv_dir" help:"directory of the hourly CSV files; created when missing" required:"true"`
+	FSync *bool  `yaml:"fsync" help:"fdatasync the file before a batch is trimmed from Redis (false: a power cut may lose what the page cache held)"`
 	// FileNameFormat names the hourly files: "iam" (the default) as iam-pump
 	// and Tyk Pump do, 2026-December-1-9.csv, or "sortable",
 	// 2026-12-01-09.csv, whose names sort in time order.
-	FileNameFormat string `yaml:"file_name_format"`
+	FileNameFormat string `yaml:"file_name_format" help:"how the hourly files are named: iam (empty means iam), 2026-December-1-9.csv as iam-pump names them, or sortable, 2026-12-01-09.csv"`
 }
 
 // The values of file_name_format.

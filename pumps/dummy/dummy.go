@@ -17,19 +17,28 @@ func init() {
 		Type:        "dummy",
 		Description: "counts records and writes nothing (benchmarks, dry runs)",
 		Sample:      sample,
-		New:         func() pumps.Sink { return &Dummy{} },
+		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Dummy).cfg },
 	})
+}
+
+// New returns an unconfigured dummy sink; Configure gives it its meta.
+func New() *Dummy {
+	return &Dummy{}
 }
 
 // Dummy counts what it is given.
 type Dummy struct {
+	cfg     Config
 	records atomic.Int64
 }
 
+// Config is the dummy pump's meta: it has no settings.
+type Config struct{}
+
 // Configure implements pumps.Sink; dummy has no meta.
 func (d *Dummy) Configure(meta pumps.Meta) error {
-	var none struct{}
-	return pumps.DecodeMeta(meta, &none)
+	return pumps.DecodeMeta(meta, &d.cfg)
 }
 
 // Init implements pumps.Sink.

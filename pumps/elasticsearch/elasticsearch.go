@@ -36,12 +36,13 @@ func init() {
 		Type:        "elasticsearch",
 		Description: "indexes each record as a document (id: the record's id) through the _bulk API; Elasticsearch or OpenSearch",
 		Sample:      sample,
-		New:         New,
+		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Elasticsearch).cfg },
 	})
 }
 
 // New returns an unconfigured elasticsearch sink with the defaults in place.
-func New() pumps.Sink {
+func New() *Elasticsearch {
 	return &Elasticsearch{cfg: Config{
 		IndexName:        "iam_analytics",
 		ElasticsearchURL: "http://localhost:9200",
@@ -53,53 +54,53 @@ func New() pumps.Sink {
 // Config is the elasticsearch pump's meta. The keys up to disable_bulk are
 // iam's.
 type Config struct {
-	IndexName string `yaml:"index_name"`
+	IndexName string `yaml:"index_name" help:"the index (Elasticsearch's rules: lower case, none of \\ / * ? \" < > | , #)"`
 	// ElasticsearchURL is one URL or several, comma-separated.
-	ElasticsearchURL string `yaml:"elasticsearch_url"`
-	UseSniffing      bool   `yaml:"use_sniffing"`
+	ElasticsearchURL string `yaml:"elasticsearch_url" help:"one URL or several, comma-separated; credentials in it (http://user:pass@host:9200) become basic auth"`
+	UseSniffing      bool   `yaml:"use_sniffing" help:"discover the cluster's nodes at start and every 5 minutes, and spread requests over them"`
 	// DocumentType is accepted for iam's configs and not sent: mapping
 	// types are gone from Elasticsearch 8 and OpenSearch 2, and 7.x's
 	// typeless API writes into indices created with a type.
-	DocumentType string `yaml:"document_type"`
+	DocumentType string `yaml:"document_type" help:"iam's key, accepted and not sent: mapping types are gone from Elasticsearch 8 and OpenSearch 2, and 7.x's typeless API writes into indices created with a type"`
 	// RollingIndex appends the decision's day (UTC) to IndexName:
 	// iam_analytics-2006.01.02.
-	RollingIndex bool `yaml:"rolling_index"`
+	RollingIndex bool `yaml:"rolling_index" help:"append the decision's day (UTC): iam_analytics-2006.01.02. The day is the record's, not the clock's, so a record delivered again after midnight lands on its first copy"`
 	// ExtendedStats adds the ladon request's resource, action and subject
 	// as fields of their own.
-	ExtendedStats     bool       `yaml:"extended_stats"`
+	ExtendedStats     bool       `yaml:"extended_stats" help:"also index the ladon request's resource, action and subject as fields of their own"`
 	BulkConfig        BulkConfig `yaml:"bulk_config"`
-	AuthBasicUsername string     `yaml:"auth_basic_username"`
-	AuthBasicPassword string     `yaml:"auth_basic_password"`
+	AuthBasicUsername string     `yaml:"auth_basic_username" help:"basic authentication"`
+	AuthBasicPassword string     `yaml:"auth_basic_password" help:"basic authentication"`
 	// AuthAPIKeyID and AuthAPIKey are iam's pair; APIKey is the encoded
 	// key Elasticsearch hands out (base64 of id:key).
-	AuthAPIKeyID string `yaml:"auth_api_key_id"`
-	AuthAPIKey   string `yaml:"auth_api_key"`
-	APIKey       string `yaml:"api_key"`
+	AuthAPIKeyID string `yaml:"auth_api_key_id" help:"iam's pair, for the same thing"`
+	AuthAPIKey   string `yaml:"auth_api_key" help:"iam's pair, for the same thing"`
+	APIKey       string `yaml:"api_key" help:"an API key as Elasticsearch hands it out (base64 of id:key)"`
 	// DisableBulk sends one document per request, as iam's option did.
-	DisableBulk bool `yaml:"disable_bulk"`
+	DisableBulk bool `yaml:"disable_bulk" help:"iam's key: one document per request"`
 
 	// MaxRetries is how often documents the cluster answered 429 or 5xx
 	// for are sent again within one Write before the pump's own retry
 	// takes over.
-	MaxRetries int `yaml:"max_retries"`
+	MaxRetries int `yaml:"max_retries" help:"how often documents answered 429 or 5xx are sent again within one write (after 100 ms, 200 ms, 400 ms, ...) before the pump's own retry takes over"`
 	// SkipProductCheck lets the sink talk to OpenSearch, which lacks the
 	// X-Elastic-Product header the client checks.
-	SkipProductCheck      bool   `yaml:"skip_product_check"`
-	TLSCAFile             string `yaml:"tls_ca_file"`
-	TLSInsecureSkipVerify bool   `yaml:"tls_insecure_skip_verify"`
+	SkipProductCheck      bool   `yaml:"skip_product_check" help:"true for OpenSearch: the v8 client refuses servers without the X-Elastic-Product: Elasticsearch header"`
+	TLSCAFile             string `yaml:"tls_ca_file" help:"for https URLs with a private CA"`
+	TLSInsecureSkipVerify bool   `yaml:"tls_insecure_skip_verify" help:"for https URLs with a private CA"`
 }
 
 // BulkConfig shapes the _bulk requests. workers, bulk_actions, bulk_size
 // and flush_interval are iam's keys, flush_bytes the Go client's name for
 // bulk_size.
 type BulkConfig struct {
-	Workers     int `yaml:"workers"`
-	FlushBytes  int `yaml:"flush_bytes"`
-	BulkSize    int `yaml:"bulk_size"`
-	BulkActions int `yaml:"bulk_actions"`
+	Workers     int `yaml:"workers" help:"_bulk requests in flight at once"`
+	FlushBytes  int `yaml:"flush_bytes" help:"largest request body; bulk_size (iam's name) means the same"`
+	BulkSize    int `yaml:"bulk_size" help:"iam's name for flush_bytes; set one of them"`
+	BulkActions int `yaml:"bulk_actions" help:"most documents per request; 0: no limit"`
 	// FlushInterval is accepted for iam's configs. It has nothing to do:
 	// every batch is indexed before Write returns.
-	FlushInterval int `yaml:"flush_interval"`
+	FlushInterval int `yaml:"flush_interval" help:"iam's key, accepted and unused: every batch is indexed before the write returns, so nothing waits for a timer"`
 }
 
 // Elasticsearch indexes records with the _bulk API.

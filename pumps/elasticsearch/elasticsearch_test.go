@@ -33,7 +33,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -268,7 +268,7 @@ func asRecord(t testing.TB, doc map[string]any) analytics.Record {
 }
 
 func newSink(t testing.TB, meta pumps.Meta) *Elasticsearch {
-	return testutil.StartSink(t, New().(*Elasticsearch), meta)
+	return testutil.StartSink(t, New(), meta)
 }
 
 func TestConfigureRejectsBadMeta(t *testing.T) {
@@ -598,9 +598,7 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 func TestEndToEndThroughTheDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	const n = 5000
 	srv := startES(t)
 	// One record is refused for good, one is overloaded twice: the first
@@ -678,9 +676,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 }
 
 func TestValidateNamesTheBadKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	tests := []struct {
 		meta, want string
 	}{

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pump"
 )
 
@@ -24,6 +24,7 @@ func pumpConfig(t *testing.T, redis *testutil.Redis, meta string) string {
 }
 
 func TestEndToEndDrainsRedisIntoAnHTTPServerOnce(t *testing.T) {
+	testutil.NeedsBinary(t)
 	redis := testutil.StartRedis(t)
 	// The collector refuses the first two requests with 503, as a server
 	// being deployed would; the pump must retry, not lose or double them.
@@ -97,6 +98,7 @@ func TestEndToEndDrainsRedisIntoAnHTTPServerOnce(t *testing.T) {
 }
 
 func TestEndToEndOneUnencodableRecordIsDeadLetteredAloneAndTheRestSent(t *testing.T) {
+	testutil.NeedsBinary(t)
 	redis := testutil.StartRedis(t)
 	s := startServer(t, nil)
 	ctx := context.Background()
@@ -158,6 +160,7 @@ func TestEndToEndOneUnencodableRecordIsDeadLetteredAloneAndTheRestSent(t *testin
 }
 
 func TestEndToEndValidateNamesTheKey(t *testing.T) {
+	testutil.NeedsBinary(t)
 	redis := testutil.StartRedis(t) // for the config's port only: validate touches nothing
 	tests := []struct {
 		name, meta, want, secret string

@@ -35,6 +35,7 @@ func init() {
 		Description: "POST each batch as a JSON array or NDJSON to an HTTP endpoint, retrying 5xx and 429",
 		Sample:      sample,
 		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*HTTP).meta },
 	})
 }
 
@@ -50,24 +51,24 @@ const (
 // the loop's business (it parks the batch).
 const maxWait = time.Minute
 
-// Meta is the http pump's meta section.
-type Meta struct {
-	URL                   string            `yaml:"url"`
-	Method                string            `yaml:"method"`
-	Format                string            `yaml:"format"`
-	Headers               map[string]string `yaml:"headers"`
-	AuthTokenEnv          string            `yaml:"auth_token_env"`
-	Gzip                  bool              `yaml:"gzip"`
-	Timeout               pumps.Duration    `yaml:"timeout"`
-	MaxRetries            int               `yaml:"max_retries"`
-	RetryWait             pumps.Duration    `yaml:"retry_wait"`
-	SSLInsecureSkipVerify bool              `yaml:"ssl_insecure_skip_verify"`
+// Config is the http pump's meta section.
+type Config struct {
+	URL                   string            `yaml:"url" help:"http:// or https:// endpoint. User info in it (https://user:pw@host/) is sent as basic auth." required:"true"`
+	Method                string            `yaml:"method" help:"POST, PUT or PATCH"`
+	Format                string            `yaml:"format" help:"json: the batch as one array (Content-Type: application/json); ndjson: one record a line (application/x-ndjson)"`
+	Headers               map[string]string `yaml:"headers" help:"extra request headers; Content-Type may be overridden, Content-Length, Content-Encoding and Transfer-Encoding are the sink's. Values may use ${VAR}, expanded when the file loads."`
+	AuthTokenEnv          string            `yaml:"auth_token_env" help:"name of an environment variable holding a token, sent as Authorization: Bearer <token>; read at start-up (an unset or empty variable fails the start), so the token is in no file"`
+	Gzip                  bool              `yaml:"gzip" help:"gzip the body (Content-Encoding: gzip)"`
+	Timeout               pumps.Duration    `yaml:"timeout" help:"one request may take this long; seconds (10) or a duration (1500ms)"`
+	MaxRetries            int               `yaml:"max_retries" help:"retries within one write, after the first attempt"`
+	RetryWait             pumps.Duration    `yaml:"retry_wait" help:"wait before the first retry, doubled for each next one (with jitter), at most a minute; a server's Retry-After (seconds or a date) replaces it"`
+	SSLInsecureSkipVerify bool              `yaml:"ssl_insecure_skip_verify" help:"accept any server certificate"`
 }
 
 // HTTP sends every batch in one request and returns from Write once the
 // server has answered 2xx.
 type HTTP struct {
-	meta        Meta
+	meta        Config
 	url         *url.URL
 	shownURL    string // scheme://host/path: no credentials, no query
 	contentType string
@@ -79,7 +80,7 @@ type HTTP struct {
 
 // New returns an unconfigured http sink.
 func New() *HTTP {
-	return &HTTP{meta: Meta{
+	return &HTTP{meta: Config{
 		Method: http.MethodPost, Format: "json", Timeout: pumps.Duration(DefaultTimeout),
 		MaxRetries: DefaultMaxRetries, RetryWait: pumps.Duration(DefaultRetryWait),
 	}}
@@ -435,4 +436,7 @@ func (h *HTTP) Close(context.Context) error {
 // record as analytics.AppendJSON encodes it.
 func (h *HTTP) WritesRecordJSON() {}
 
-var _ pumps.JSONWriter = (*HTTP)(nil)
+var (
+	_ pumps.Sink       = (*HTTP)(nil)
+	_ pumps.JSONWriter = (*HTTP)(nil)
+)

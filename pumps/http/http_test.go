@@ -18,7 +18,8 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/sinktest"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -199,15 +200,7 @@ func TestWriteSendsGoldenRecordsInEachFormat(t *testing.T) {
 			if got := r.Header.Get("Content-Encoding") == "gzip"; got != tt.gzip {
 				t.Errorf("gzipped = %v, want %v", got, tt.gzip)
 			}
-			got := parseBody(t, r.Body, tt.format == "ndjson")
-			if len(got) != len(want) {
-				t.Fatalf("%d records in the body, want %d", len(got), len(want))
-			}
-			for i := range want {
-				if !testutil.SameRecord(got[i], want[i]) {
-					t.Errorf("record %d = %+v\nwant %+v", i, got[i], want[i])
-				}
-			}
+			sinktest.CheckRecords(t, parseBody(t, r.Body, tt.format == "ndjson"), want)
 			// iam's JSON names, and nothing else.
 			var first map[string]any
 			line := r.Body

@@ -29,12 +29,13 @@ func init() {
 		Type:        "influx",
 		Description: "writes each record as a point in InfluxDB 1.x line protocol over HTTP, chosen record fields as tags",
 		Sample:      sample,
-		New:         New,
+		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Influx).cfg },
 	})
 }
 
 // New returns an unconfigured influx sink with the defaults in place.
-func New() pumps.Sink {
+func New() *Influx {
 	return &Influx{cfg: Config{
 		Address:      "http://localhost:8086",
 		Measurement:  "analytics",
@@ -46,25 +47,25 @@ func New() pumps.Sink {
 // Config is the influx pump's meta. database_name, address, username,
 // password, fields and tags are iam's keys.
 type Config struct {
-	DatabaseName string `yaml:"database_name"`
+	DatabaseName string `yaml:"database_name" help:"the database; it must exist (CREATE DATABASE iam)" required:"true"`
 	// Address is the server's URL, http://host:8086.
-	Address  string `yaml:"address"`
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	Address  string `yaml:"address" help:"the server; credentials in it (http://user:pass@host:8086) become basic auth"`
+	Username string `yaml:"username" help:"sent as basic auth, never in the URL"`
+	Password string `yaml:"password" help:"sent as basic auth, never in the URL"`
 	// Fields are the record fields written as fields; empty means every
 	// one that is not a tag.
-	Fields []string `yaml:"fields"`
+	Fields []string `yaml:"fields" help:"record fields written as fields"`
 	// Tags are the record fields written as tags (indexed; keep them to
 	// few distinct values, such as username and effect).
-	Tags []string `yaml:"tags"`
+	Tags []string `yaml:"tags" help:"record fields written as tags"`
 
-	Measurement     string `yaml:"measurement"`
-	RetentionPolicy string `yaml:"retention_policy"`
+	Measurement     string `yaml:"measurement" help:"iam-pump's measurement"`
+	RetentionPolicy string `yaml:"retention_policy" help:"the rp to write to"`
 	// Precision of the timestamps written: ns, u (or us), ms or s.
-	Precision string `yaml:"precision"`
+	Precision string `yaml:"precision" help:"ns, u, ms or s"`
 	// MaxBodyBytes caps one write request; keep it below the server's
 	// max-body-size (25 MB by default).
-	MaxBodyBytes int `yaml:"max_body_bytes"`
+	MaxBodyBytes int `yaml:"max_body_bytes" help:"largest write request; below the server's max-body-size (25 MB)"`
 }
 
 // recordFields are the names fields and tags may use: iam's json names.

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -217,7 +217,7 @@ func asRecord(t testing.TB, p row) analytics.Record {
 }
 
 func newSink(t testing.TB, meta pumps.Meta) *Influx {
-	return testutil.StartSink(t, New().(*Influx), meta)
+	return testutil.StartSink(t, New(), meta)
 }
 
 func TestConfigureRejectsBadMeta(t *testing.T) {
@@ -269,7 +269,7 @@ func TestLineProtocol(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.meta["database_name"] = "iam"
-			x := New().(*Influx)
+			x := New()
 			if err := x.Configure(tt.meta); err != nil {
 				t.Fatal(err)
 			}
@@ -481,9 +481,7 @@ func TestServerDown(t *testing.T) {
 }
 
 func TestEndToEndThroughTheDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	const n = 5000
 	srv := startInfluxd(t, false)
 	srv.query("", "CREATE DATABASE iam")
@@ -545,9 +543,7 @@ func mustAtoi(t *testing.T, s string) int {
 }
 
 func TestValidateNamesTheBadKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	tests := []struct {
 		meta, want string
 	}{

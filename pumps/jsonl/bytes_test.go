@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pumps"
 )
 

@@ -20,14 +20,21 @@ func init() {
 		Type:        "jsonl",
 		Description: "one JSON object per line, iam's json field names, appended to a file",
 		Sample:      sample,
-		New:         func() pumps.Sink { return &JSONL{} },
+		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*JSONL).cfg },
 	})
+}
+
+// New returns an unconfigured jsonl sink; Configure gives it its meta.
+func New() *JSONL {
+	fsync := true // a pointer, so that the meta can say false
+	return &JSONL{cfg: Config{FSync: &fsync}}
 }
 
 // Config is the jsonl pump's meta.
 type Config struct {
-	Path  string `yaml:"path"`
-	FSync *bool  `yaml:"fsync"`
+	Path  string `yaml:"path" help:"file the JSON lines are appended to; created, with its directory, when missing" required:"true"`
+	FSync *bool  `yaml:"fsync" help:"fdatasync the file before a batch is trimmed from Redis (false: a power cut may lose what the page cache held)"`
 }
 
 // JSONL appends records to one file as JSON lines. It follows the path
@@ -133,6 +140,7 @@ func (j *JSONL) Close(context.Context) error {
 func (j *JSONL) WritesRecordJSON() {}
 
 var (
+	_ pumps.Sink       = (*JSONL)(nil)
 	_ pumps.JSONWriter = (*JSONL)(nil)
 	_ pumps.Reopener   = (*JSONL)(nil)
 	_ pumps.Syncer     = (*JSONL)(nil)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // The end-to-end tests run the real daemon (cmd/pump, built from source)
@@ -22,6 +22,7 @@ func pumpConfig(t *testing.T, redis *testutil.Redis, meta string) string {
 }
 
 func TestEndToEndDrainsRedisIntoKafkaExactlyOnce(t *testing.T) {
+	testutil.NeedsBinary(t)
 	redis := testutil.StartRedis(t)
 	c := startKafka(t)
 	ctx := context.Background()
@@ -85,6 +86,7 @@ func TestEndToEndDrainsRedisIntoKafkaExactlyOnce(t *testing.T) {
 }
 
 func TestEndToEndValidateNamesTheKey(t *testing.T) {
+	testutil.NeedsBinary(t)
 	redis := testutil.StartRedis(t) // for the config's port only: validate touches nothing
 	tests := []struct {
 		name, meta, want, secret string

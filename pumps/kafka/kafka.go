@@ -32,6 +32,7 @@ func init() {
 		Description: "produce each record as a JSON message to a Kafka topic (acks=all, idempotent)",
 		Sample:      sample,
 		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Kafka).meta },
 	})
 }
 
@@ -39,30 +40,30 @@ func init() {
 // meta.timeout is not set.
 const DefaultTimeout = 10 * time.Second
 
-// Meta is the kafka pump's meta section. The keys are iam-pump's, plus
+// Config is the kafka pump's meta section. The keys are iam-pump's, plus
 // compression.
-type Meta struct {
-	Broker                Brokers           `yaml:"broker"`
-	Topic                 string            `yaml:"topic"`
-	ClientID              string            `yaml:"client_id"`
-	Timeout               pumps.Duration    `yaml:"timeout"`
-	Compressed            bool              `yaml:"compressed"`
-	Compression           string            `yaml:"compression"`
-	MetaData              map[string]string `yaml:"meta_data"`
-	UseSSL                bool              `yaml:"use_ssl"`
-	SSLInsecureSkipVerify bool              `yaml:"ssl_insecure_skip_verify"`
-	SSLCertFile           string            `yaml:"ssl_cert_file"`
-	SSLKeyFile            string            `yaml:"ssl_key_file"`
-	SASLMechanism         string            `yaml:"sasl_mechanism"`
-	SASLUsername          string            `yaml:"sasl_username"`
-	SASLPassword          string            `yaml:"sasl_password"`
-	SASLAlgorithm         string            `yaml:"sasl_algorithm"`
+type Config struct {
+	Broker                Brokers           `yaml:"broker" help:"brokers to bootstrap from, host:port each; a list, or one comma-separated string" required:"true"`
+	Topic                 string            `yaml:"topic" help:"topic to produce to; it must exist unless the brokers auto-create topics" required:"true"`
+	ClientID              string            `yaml:"client_id" help:"Kafka client id"`
+	Timeout               pumps.Duration    `yaml:"timeout" help:"how long connecting to a broker, and writing one batch, may take; seconds (10) or a duration (1500ms)"`
+	Compressed            bool              `yaml:"compressed" help:"iam-pump's switch: true compresses with snappy"`
+	Compression           string            `yaml:"compression" help:"snappy, lz4, zstd, gzip or none; overrides compressed (a contradiction, e.g. compressed: true with compression: none, is an error)"`
+	MetaData              map[string]string `yaml:"meta_data" help:"static string members added to every message, beside the record's fields (as iam-pump does: at the top level, not nested); a key equal to a record field is an error"`
+	UseSSL                bool              `yaml:"use_ssl" help:"connect with TLS"`
+	SSLInsecureSkipVerify bool              `yaml:"ssl_insecure_skip_verify" help:"accept any broker certificate"`
+	SSLCertFile           string            `yaml:"ssl_cert_file" help:"client certificate and key (PEM) for mutual TLS; both or neither, with use_ssl"`
+	SSLKeyFile            string            `yaml:"ssl_key_file" help:"client certificate and key (PEM) for mutual TLS; both or neither, with use_ssl"`
+	SASLMechanism         string            `yaml:"sasl_mechanism" help:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; iam-pump's plain and scram (with sasl_algorithm) are accepted"`
+	SASLUsername          string            `yaml:"sasl_username" help:"credentials, required with sasl_mechanism"`
+	SASLPassword          string            `yaml:"sasl_password" help:"credentials, required with sasl_mechanism"`
+	SASLAlgorithm         string            `yaml:"sasl_algorithm" help:"iam-pump's way to pick the SCRAM hash: sha-256 or sha-512"`
 }
 
 // Kafka produces every record of a batch as one message and returns from
 // Write only when the brokers have acknowledged all of them.
 type Kafka struct {
-	meta      Meta
+	meta      Config
 	codec     kgo.CompressionCodec
 	mechanism string // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or ""
 	extra     []byte // meta_data as JSON members: `,"k":"v",...`
@@ -72,7 +73,7 @@ type Kafka struct {
 
 // New returns an unconfigured kafka sink.
 func New() *Kafka {
-	return &Kafka{meta: Meta{ClientID: "iam-pump", Timeout: pumps.Duration(DefaultTimeout)}}
+	return &Kafka{meta: Config{ClientID: "iam-pump", Timeout: pumps.Duration(DefaultTimeout)}}
 }
 
 // recordFields are the JSON names of a message's own members, which
@@ -422,6 +423,15 @@ func (k *Kafka) Close(ctx context.Context) error {
 // accepted too ("a:9092,b:9092").
 type Brokers []string
 
+// JSONSchema says how the brokers are written: a list or one
+// comma-separated string.
+func (Brokers) JSONSchema() map[string]any {
+	return map[string]any{"anyOf": []any{
+		map[string]any{"type": "string"},
+		map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+	}}
+}
+
 // UnmarshalYAML accepts a list or a comma-separated string.
 func (b *Brokers) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
@@ -445,4 +455,7 @@ func (b *Brokers) UnmarshalYAML(n *yaml.Node) error {
 // record as analytics.AppendJSON encodes it.
 func (k *Kafka) WritesRecordJSON() {}
 
-var _ pumps.JSONWriter = (*Kafka)(nil)
+var (
+	_ pumps.Sink       = (*Kafka)(nil)
+	_ pumps.JSONWriter = (*Kafka)(nil)
+)

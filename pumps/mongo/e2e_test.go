@@ -12,7 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // The end-to-end tests run the real daemon (cmd/pump, built from source)
@@ -37,6 +37,7 @@ pumps:
 }
 
 func TestEndToEndDrainsRedisIntoMongo(t *testing.T) {
+	testutil.NeedsBinary(t)
 	redis := testutil.StartRedis(t)
 	f := StartFerretDB(t)
 	const first, total = 2500, 3000
@@ -106,6 +107,7 @@ func checkAllSeeded(t *testing.T, c *mongo.Collection, from, to int) {
 }
 
 func TestEndToEndValidateNamesTheKey(t *testing.T) {
+	testutil.NeedsBinary(t)
 	redis := testutil.StartRedis(t) // for the config's port only: validate touches nothing
 	tests := []struct {
 		name, url, coll string
@@ -147,6 +149,7 @@ func TestEndToEndValidateNamesTheKey(t *testing.T) {
 }
 
 func TestEndToEndSurvivesAMongoOutage(t *testing.T) {
+	testutil.NeedsBinary(t)
 	redis := testutil.StartRedis(t)
 	f := StartFerretDB(t)
 	// A short retry budget, so the outage outlasts it and the records are

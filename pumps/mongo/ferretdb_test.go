@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // The tests talk to a real MongoDB wire-protocol server: FerretDB on SQLite,
-// embedded in the helper program of internal/testenv/mongo (a module of its
+// embedded in the helper program of internal/testing/testenv/mongo (a module of its
 // own, so FerretDB's dependencies stay out of the daemon's go.mod). It is
 // built once per test process, unless PUMP_TEST_FERRETDB names a binary
 // built before (`make` does that).
@@ -45,9 +45,9 @@ func ferretBinary(t testing.TB) string {
 		}
 		ferretPath = filepath.Join(dir, "ferretdb-test")
 		cmd := exec.Command("go", "build", "-o", ferretPath, ".")
-		cmd.Dir = filepath.Join(testutil.ModuleRoot(t), "internal", "testenv", "mongo")
+		cmd.Dir = filepath.Join(testutil.ModuleRoot(t), "internal", "testing", "testenv", "mongo")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			ferretErr = errors.New("build the FerretDB helper (internal/testenv/mongo): " + err.Error() + "\n" + string(out))
+			ferretErr = errors.New("build the FerretDB helper (internal/testing/testenv/mongo): " + err.Error() + "\n" + string(out))
 		}
 	})
 	if ferretErr != nil {

@@ -35,6 +35,7 @@ func init() {
 		Description: "MongoDB collection, iam-compatible documents with an idempotent _id",
 		Sample:      sample,
 		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Mongo).cfg },
 	})
 }
 
@@ -70,21 +71,21 @@ const (
 
 // Config is the mongo pump's meta, with iam-pump's key names.
 type Config struct {
-	URL                       string `yaml:"mongo_url"`
-	CollectionName            string `yaml:"collection_name"`
-	CollectionCapEnable       bool   `yaml:"collection_cap_enable"`
-	CollectionCapMaxSizeBytes int64  `yaml:"collection_cap_max_size_bytes"`
-	MaxInsertBatchSizeBytes   int    `yaml:"max_insert_batch_size_bytes"`
-	MaxDocumentSizeBytes      int    `yaml:"max_document_size_bytes"`
+	URL                       string `yaml:"mongo_url" help:"mongodb:// or mongodb+srv:// connection string. Its database is used (test when it names none, as with iam-pump's driver). Any driver option may be given here (maxPoolSize, connectTimeoutMS, w, tls, ...). w=0 is refused." required:"true"`
+	CollectionName            string `yaml:"collection_name" help:"collection to write to; MongoDB's naming rules apply (no $, not system.*)" required:"true"`
+	CollectionCapEnable       bool   `yaml:"collection_cap_enable" help:"create the collection capped when it does not exist (see below)"`
+	CollectionCapMaxSizeBytes int64  `yaml:"collection_cap_max_size_bytes" help:"size of that capped collection"`
+	MaxInsertBatchSizeBytes   int    `yaml:"max_insert_batch_size_bytes" help:"one insert command carries at most this many bytes of documents; a larger batch is split into several inserts"`
+	MaxDocumentSizeBytes      int    `yaml:"max_document_size_bytes" help:"larger documents are trimmed, then rejected (see below); at most 16 MiB, MongoDB's own limit"`
 
-	UseSSL                   bool   `yaml:"mongo_use_ssl"`
-	SSLInsecureSkipVerify    bool   `yaml:"mongo_ssl_insecure_skip_verify"`
-	SSLAllowInvalidHostnames bool   `yaml:"mongo_ssl_allow_invalid_hostnames"`
-	SSLCAFile                string `yaml:"mongo_ssl_ca_file"`
-	SSLPEMKeyfile            string `yaml:"mongo_ssl_pem_keyfile"`
+	UseSSL                   bool   `yaml:"mongo_use_ssl" help:"connect with TLS"`
+	SSLInsecureSkipVerify    bool   `yaml:"mongo_ssl_insecure_skip_verify" help:"accept any server certificate"`
+	SSLAllowInvalidHostnames bool   `yaml:"mongo_ssl_allow_invalid_hostnames" help:"check the certificate chain but not the host name"`
+	SSLCAFile                string `yaml:"mongo_ssl_ca_file" help:"PEM file of the CAs that sign the server's certificate"`
+	SSLPEMKeyfile            string `yaml:"mongo_ssl_pem_keyfile" help:"PEM file with a client certificate and its key"`
 	// DBType is iam-pump's mongo_db_type (0 MongoDB, 1 AWS DocumentDB). It
 	// is accepted so iam files load; the driver needs no hint.
-	DBType int `yaml:"mongo_db_type"`
+	DBType int `yaml:"mongo_db_type" help:"iam-pump's hint (0 MongoDB, 1 AWS DocumentDB); accepted so iam files load, not needed"`
 }
 
 // Mongo writes each record as one document of a collection. The document's

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pumps"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // The end-to-end tests run the real daemon (cmd/pump, built from source)
@@ -21,6 +21,7 @@ func pumpConfig(t *testing.T, redis *testutil.Redis, meta string) string {
 }
 
 func TestEndToEndDrainsRedisIntoPostgresOnce(t *testing.T) {
+	testutil.NeedsBinary(t)
 	redis := testutil.StartRedis(t)
 	_, dsn := createDB(t)
 	ctx := context.Background()
@@ -78,6 +79,7 @@ func TestEndToEndDrainsRedisIntoPostgresOnce(t *testing.T) {
 }
 
 func TestEndToEndValidateNamesTheKey(t *testing.T) {
+	testutil.NeedsBinary(t)
 	redis := testutil.StartRedis(t) // for the config's port only: validate touches nothing
 	tests := []struct {
 		name, meta, want, secret string

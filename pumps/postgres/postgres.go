@@ -29,6 +29,7 @@ func init() {
 		Description: "insert records into a PostgreSQL table (COPY, one transaction per batch, deduplicated by record id)",
 		Sample:      sample,
 		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Postgres).meta },
 	})
 }
 
@@ -38,11 +39,11 @@ const (
 	DefaultBatchSize = 1000
 )
 
-// Meta is the postgres pump's meta section.
-type Meta struct {
-	DSN       string `yaml:"dsn"`
-	Table     string `yaml:"table"`
-	BatchSize int    `yaml:"batch_size"`
+// Config is the postgres pump's meta section.
+type Config struct {
+	DSN       string `yaml:"dsn" help:"connection string, a URL (postgres://user:pw@host:5432/db?sslmode=require) or key=value pairs, with every libpq option pgx knows (sslmode, sslrootcert, connect_timeout, application_name, several hosts, ...); PG* environment variables fill what it leaves out" required:"true"`
+	Table     string `yaml:"table" help:"table or schema.table: letters, digits and _ only, at most 63 bytes a part. The name is quoted as written, so Decisions and decisions are different tables."`
+	BatchSize int    `yaml:"batch_size" help:"at most this many records go in one transaction; a larger batch is written in several (each idempotent, so a retry after a partial write stores nothing twice)"`
 }
 
 // Postgres writes records into one table. Each batch (or each batch_size
@@ -51,7 +52,7 @@ type Meta struct {
 // staging table instead and inserted from there in the same transaction,
 // skipping the ids stored, so a batch delivered twice is stored once.
 type Postgres struct {
-	meta    Meta
+	meta    Config
 	config  *pgxpool.Config
 	table   pgx.Identifier
 	secrets redact.Secrets // the DSN's password, kept out of errors
@@ -63,7 +64,7 @@ type Postgres struct {
 
 // New returns an unconfigured postgres sink.
 func New() *Postgres {
-	return &Postgres{meta: Meta{Table: DefaultTable, BatchSize: DefaultBatchSize}}
+	return &Postgres{meta: Config{Table: DefaultTable, BatchSize: DefaultBatchSize}}
 }
 
 // columns are the table's columns that the sink fills, in COPY order.

@@ -28,7 +28,8 @@ func init() {
 		Type:        "prometheus",
 		Description: "counts decisions per user and result as iam_user_authorization_status_total, served on /metrics",
 		Sample:      sample,
-		New:         New,
+		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Prometheus).cfg },
 	})
 }
 
@@ -37,7 +38,7 @@ func init() {
 const OtherUsername = "other"
 
 // New returns an unconfigured prometheus sink with the defaults in place.
-func New() pumps.Sink {
+func New() *Prometheus {
 	return &Prometheus{cfg: Config{MaxUsernames: 1000, Path: "/metrics"}}
 }
 
@@ -48,14 +49,14 @@ func New() pumps.Sink {
 type Config struct {
 	// MaxUsernames bounds the username label: the first MaxUsernames
 	// distinct usernames get a series each, later ones count as "other".
-	MaxUsernames int `yaml:"max_usernames"`
+	MaxUsernames int `yaml:"max_usernames" help:"distinct usernames that get series of their own; decisions of later users count under username=\"other\", so a flood of usernames cannot blow up Prometheus"`
 	// ConstLabels are added to every series, so two prometheus pumps can be
 	// told apart (and registered together).
-	ConstLabels map[string]string `yaml:"const_labels"`
+	ConstLabels map[string]string `yaml:"const_labels" help:"labels added to every series, e.g. {site: eu-1}; needed to run two prometheus pumps in one daemon (their series would collide otherwise)"`
 	// ListenAddress, when set, serves the metrics on a listener of this
 	// sink's own, at Path.
-	ListenAddress string `yaml:"listen_address"`
-	Path          string `yaml:"path"`
+	ListenAddress string `yaml:"listen_address" help:"iam's key: also serve the metrics on a listener of this pump's own, as iam-pump did (0.0.0.0:9090)"`
+	Path          string `yaml:"path" help:"iam's key: the path on that listener"`
 }
 
 // Prometheus counts authorization decisions. It is a prometheus.Collector

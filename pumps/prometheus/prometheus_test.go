@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -33,7 +33,7 @@ func seeded(from, to int) []analytics.Record {
 }
 
 func newSink(t testing.TB, meta pumps.Meta) *Prometheus {
-	return testutil.StartSink(t, New().(*Prometheus), meta)
+	return testutil.StartSink(t, New(), meta)
 }
 
 // serve exposes collectors the way the daemon does: on a registry of its
@@ -316,9 +316,7 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 func TestEndToEndThroughTheDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	const n = 5000
 	r := testutil.StartRedis(t)
 	testutil.PushGolden(t, r)
@@ -360,9 +358,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 }
 
 func TestValidateNamesTheBadKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	tests := []struct {
 		meta, want string
 	}{

@@ -20,8 +20,14 @@ func init() {
 		Type:        "stdout",
 		Description: "every record as a JSON line on standard output",
 		Sample:      sample,
-		New:         func() pumps.Sink { return &Stdout{out: Output} },
+		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Stdout).cfg },
 	})
+}
+
+// New returns an unconfigured stdout sink; Configure gives it its meta.
+func New() *Stdout {
+	return &Stdout{out: Output}
 }
 
 // Output is where the stdout pumps made from now on write: standard output,
@@ -31,7 +37,7 @@ var Output io.Writer = os.Stdout
 
 // Config is the stdout pump's meta.
 type Config struct {
-	Prefix string `yaml:"prefix"`
+	Prefix string `yaml:"prefix" help:"text written before each JSON line, to tell records from other output"`
 }
 
 // Stdout prints records as JSON lines.
@@ -92,4 +98,7 @@ func (s *Stdout) Close(context.Context) error {
 // record as analytics.AppendJSON encodes it.
 func (s *Stdout) WritesRecordJSON() {}
 
-var _ pumps.JSONWriter = (*Stdout)(nil)
+var (
+	_ pumps.Sink       = (*Stdout)(nil)
+	_ pumps.JSONWriter = (*Stdout)(nil)
+)

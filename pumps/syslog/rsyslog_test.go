@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
 // rsyslogd is a real rsyslog daemon started by a test, listening on

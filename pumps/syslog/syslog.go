@@ -30,12 +30,13 @@ func init() {
 		Type:        "syslog",
 		Description: "each record as a JSON syslog message (RFC 5424 or 3164) over udp, tcp, tls or a unix socket",
 		Sample:      sample,
-		New:         New,
+		New:         func() pumps.Sink { return New() },
+		Config:      func(s pumps.Sink) any { return s.(*Syslog).cfg },
 	})
 }
 
 // New returns an unconfigured syslog sink with the defaults in place.
-func New() pumps.Sink {
+func New() *Syslog {
 	return &Syslog{cfg: Config{
 		Transport:   "udp",
 		NetworkAddr: "localhost:5140",
@@ -51,31 +52,31 @@ func New() pumps.Sink {
 type Config struct {
 	// Transport is udp, tcp, tls, unix (a stream socket) or unixgram (a
 	// datagram socket, such as /dev/log).
-	Transport string `yaml:"transport"`
+	Transport string `yaml:"transport" help:"udp, tcp, tls, unix (stream socket) or unixgram (datagram socket, such as /dev/log)"`
 	// NetworkAddr is host:port, or the socket's path for unix transports.
-	NetworkAddr string `yaml:"network_addr"`
+	NetworkAddr string `yaml:"network_addr" help:"host:port, or the socket's path for unix and unixgram"`
 	// LogLevel is iam's: the whole syslog priority, facility*8 + severity
 	// (6 is kern.info, 134 local0.info). -1 (unset) means user.info.
-	LogLevel int `yaml:"log_level"`
+	LogLevel int `yaml:"log_level" help:"iam's key: the whole priority, facility×8 + severity (134 is local0.info). iam's default, 0, is kern.emerg; ours, when the key is absent, is user.info"`
 	// Facility and Severity override the two halves of LogLevel, by name
 	// (local0, info) or number.
-	Facility string `yaml:"facility"`
-	Severity string `yaml:"severity"`
+	Facility string `yaml:"facility" help:"name (local0, auth, ...) or number 0–23; overrides log_level's facility"`
+	Severity string `yaml:"severity" help:"name (info, warning, err, ...) or number 0–7; overrides log_level's severity"`
 	// Tag is the APP-NAME (RFC 5424) or TAG (RFC 3164).
-	Tag string `yaml:"tag"`
+	Tag string `yaml:"tag" help:"APP-NAME (RFC 5424) or TAG (RFC 3164); 1–48 printable characters"`
 	// Hostname is the HOSTNAME field; the machine's name when empty.
-	Hostname string `yaml:"hostname"`
+	Hostname string `yaml:"hostname" help:"the HOSTNAME field"`
 	// Format is rfc5424 or rfc3164.
-	Format string `yaml:"format"`
+	Format string `yaml:"format" help:"rfc5424, or rfc3164 (<PRI>Mmm dd hh:mm:ss HOST TAG[PID]: MSG)"`
 	// Framing applies to stream transports (tcp, tls, unix): octet-counting
 	// (RFC 6587 3.4.1) or non-transparent (a newline after each message).
-	Framing string `yaml:"framing"`
+	Framing string `yaml:"framing" help:"stream transports: octet-counting (RFC 6587 3.4.1, LEN SP MSG) or non-transparent (a newline after each message)"`
 
-	TLSCAFile             string `yaml:"tls_ca_file"`
-	TLSCertFile           string `yaml:"tls_cert_file"`
-	TLSKeyFile            string `yaml:"tls_key_file"`
-	TLSServerName         string `yaml:"tls_server_name"`
-	TLSInsecureSkipVerify bool   `yaml:"tls_insecure_skip_verify"`
+	TLSCAFile             string `yaml:"tls_ca_file" help:"PEM file of the CAs that may sign the receiver's certificate"`
+	TLSCertFile           string `yaml:"tls_cert_file" help:"client certificate, for receivers that ask for one"`
+	TLSKeyFile            string `yaml:"tls_key_file" help:"client certificate, for receivers that ask for one"`
+	TLSServerName         string `yaml:"tls_server_name" help:"name checked against the receiver's certificate"`
+	TLSInsecureSkipVerify bool   `yaml:"tls_insecure_skip_verify" help:"do not check the receiver's certificate"`
 }
 
 // Syslog writes records to a syslog receiver, one message per record.
@@ -466,4 +467,7 @@ func (s *Syslog) Close(context.Context) error {
 // record as analytics.AppendJSON encodes it.
 func (s *Syslog) WritesRecordJSON() {}
 
-var _ pumps.JSONWriter = (*Syslog)(nil)
+var (
+	_ pumps.Sink       = (*Syslog)(nil)
+	_ pumps.JSONWriter = (*Syslog)(nil)
+)

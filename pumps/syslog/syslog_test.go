@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/pumpd/pump/analytics"
-	"github.com/pumpd/pump/internal/testutil"
+	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pumps"
 )
 
@@ -363,7 +363,7 @@ func seeded(from, to int) []analytics.Record {
 }
 
 func newSink(t testing.TB, meta pumps.Meta) *Syslog {
-	return testutil.StartSink(t, New().(*Syslog), meta)
+	return testutil.StartSink(t, New(), meta)
 }
 
 func TestConfigureRejectsBadMeta(t *testing.T) {
@@ -414,7 +414,7 @@ func TestConfigurePriority(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New().(*Syslog)
+			s := New()
 			if err := s.Configure(tt.meta); err != nil {
 				t.Fatal(err)
 			}
@@ -631,9 +631,7 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 func TestEndToEndThroughTheDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	for _, transport := range []string{"tcp", "udp", "unixgram"} {
 		t.Run(transport, func(t *testing.T) {
 			rcv := startReceiver(t, transport, "rfc5424", "octet-counting")
@@ -679,9 +677,7 @@ func TestEndToEndThroughTheDaemon(t *testing.T) {
 }
 
 func TestValidateNamesTheBadKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
+	testutil.NeedsBinary(t)
 	tests := []struct {
 		meta, want string
 	}{
@@ -709,7 +705,7 @@ func TestInitWarnsThatUDPCannotConfirmDelivery(t *testing.T) {
 		t.Run(tc.transport, func(t *testing.T) {
 			rcv := startReceiver(t, tc.transport, "rfc5424", "octet-counting")
 			var logged bytes.Buffer
-			s := New().(*Syslog)
+			s := New()
 			s.Log = slog.New(slog.NewTextHandler(&logged, nil))
 			testutil.StartSink(t, s, pumps.Meta{"transport": tc.transport, "network_addr": rcv.addr})
 			warned := strings.Contains(logged.String(), "level=WARN") &&

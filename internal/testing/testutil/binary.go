@@ -29,11 +29,22 @@ func ModuleRoot(t testing.TB) string {
 	return filepath.Dir(strings.TrimSpace(string(out)))
 }
 
+// NeedsBinary skips the test under go test -short: it builds and runs the
+// pump binary, which takes minutes on a busy machine. Call it first in every
+// such test; PumpBinary calls it too, so one that forgets still skips.
+func NeedsBinary(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the pump binary; skipped with -short")
+	}
+}
+
 // PumpBinary builds cmd/pump once per test process, with the race detector
 // when the tests run with it and with the pumptest tag, which adds the
 // fault-injection sink "faulty", and returns the path of the binary.
 func PumpBinary(t testing.TB) string {
 	t.Helper()
+	NeedsBinary(t)
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "pump-bin-")
 		if err != nil {

@@ -1,4 +1,4 @@
-module github.com/pumpd/pump/internal/testenv/mongo
+module github.com/pumpd/pump/internal/testing/testenv/mongo
 
 go 1.26.8
 

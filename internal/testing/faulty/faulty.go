@@ -1,22 +1,22 @@
 //go:build pumptest
 
-// Package faulty is a sink for fault-injection tests only: it is compiled
-// into the binary only with the pumptest build tag. It appends records as
-// JSON lines like jsonl, and fails, stalls or rejects on demand.
+// Package faulty is a sink for fault-injection tests only: it lives outside
+// pumps/ and is linked only into binaries built with the pumptest build tag
+// (cmd/pump/pumptest.go imports it). It appends records as JSON lines like
+// jsonl, and fails, stalls or rejects on demand.
 package faulty
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/pumps"
-	"github.com/pumpd/pump/pumps/internal/appendfile"
 )
 
 func init() {
@@ -25,6 +25,7 @@ func init() {
 		Description: "test-only: JSON lines that fail, stall or reject on demand",
 		Sample:      "faulty:\n  type: faulty\n  meta: {path: out.jsonl}\n",
 		New:         func() pumps.Sink { return &Faulty{} },
+		Config:      func(s pumps.Sink) any { return s.(*Faulty).cfg },
 	})
 }
 
@@ -51,7 +52,7 @@ type Config struct {
 // Faulty is the sink.
 type Faulty struct {
 	cfg    Config
-	file   *appendfile.File
+	file   *os.File
 	writes atomic.Int64
 	buf    []byte
 }
@@ -69,8 +70,15 @@ func (f *Faulty) Configure(meta pumps.Meta) error {
 
 // Init implements pumps.Sink.
 func (f *Faulty) Init(context.Context) error {
-	f.file = appendfile.New(appendfile.Options{})
-	return f.file.Open(f.cfg.Path)
+	if err := os.MkdirAll(filepath.Dir(f.cfg.Path), 0o755); err != nil {
+		return fmt.Errorf("faulty: %w", err)
+	}
+	file, err := os.OpenFile(f.cfg.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("faulty: %w", err)
+	}
+	f.file = file
+	return nil
 }
 
 // Write implements pumps.Sink.
@@ -96,26 +104,23 @@ func (f *Faulty) Write(ctx context.Context, batch []analytics.Record) error {
 			rejected = append(rejected, pumps.Rejection{Index: i, Err: errors.New("faulty: record rejected")})
 		}
 	}
-	err := f.file.Append(f.cfg.Path, func(w *bufio.Writer) error {
-		next := 0
-		for i := range batch {
-			if next < len(rejected) && rejected[next].Index == i {
-				next++
-				continue
-			}
-			var err error
-			if f.buf, err = analytics.AppendJSON(f.buf[:0], &batch[i]); err != nil {
-				return pumps.Permanent(err)
-			}
-			f.buf = append(f.buf, '\n')
-			if _, err := w.Write(f.buf); err != nil {
-				return err
-			}
+	// One write of the whole batch: O_APPEND keeps it in one piece, so a
+	// failed write leaves no half batch for the tests to count.
+	f.buf = f.buf[:0]
+	next := 0
+	for i := range batch {
+		if next < len(rejected) && rejected[next].Index == i {
+			next++
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		var err error
+		if f.buf, err = analytics.AppendJSON(f.buf, &batch[i]); err != nil {
+			return pumps.Permanent(err)
+		}
+		f.buf = append(f.buf, '\n')
+	}
+	if _, err := f.file.Write(f.buf); err != nil {
+		return fmt.Errorf("faulty: write: %w", err)
 	}
 	if err := stall(ctx, f.cfg.DelayAfter.D()); err != nil {
 		return err
@@ -144,10 +149,7 @@ func stall(ctx context.Context, d time.Duration) error {
 // fault tests cross the group commit's path; the file is not fdatasynced
 // (a kill -9 leaves the page cache alone).
 func (f *Faulty) Sync(ctx context.Context) error {
-	if err := stall(ctx, f.cfg.DelaySync.D()); err != nil {
-		return err
-	}
-	return f.file.Sync()
+	return stall(ctx, f.cfg.DelaySync.D())
 }
 
 // Close implements pumps.Sink.
