@@ -24,6 +24,19 @@ var pumpKeyHelp = map[string]string{
 	"timeout":                 "seconds one write may take (0: the default)",
 	"omit-detailed-recording": "blank policies and deciders for this pump",
 	"max-retry-time":          "retry budget of a failing write before its records are parked",
+	"workers":                 "batches of this pump written at once (1-64), for sinks whose writes are idempotent and unordered",
+}
+
+// sourceKeyHelp describes the keys of one sources[i].
+var sourceKeyHelp = map[string]string{
+	"key":            "the Redis list or stream to drain",
+	"mode":           "list (one instance at a time, under a lease) or streams (a consumer group)",
+	"format":         "the records' encoding: iam",
+	"group":          "streams: the consumer group; instances in one group share its entries",
+	"field":          "streams: the entry field that holds the record",
+	"claim-idle":     "streams: take over an entry pending this long at another consumer; above every fed pump's write timeout",
+	"max-deliveries": "streams: an entry delivered more often goes to the dead list with its delivery count",
+	"pumps":          "the pumps this source feeds (none: every pump)",
 }
 
 func cmdSchema(args []string, stdout, stderr io.Writer) int {
@@ -53,8 +66,15 @@ func configSchema() map[string]any {
 		Help:       config.KeyHelp,
 		TypeSchema: configTypeSchema,
 		Override: func(key string) (map[string]any, bool) {
-			if key == "pumps" {
+			switch key {
+			case "pumps":
 				return map[string]any{"type": "object", "additionalProperties": pumpSchema()}, true
+			case "sources":
+				item := settings.Schema(config.InputDefaults(), settings.Options{
+					Help: func(key string) string { return sourceKeyHelp[key] }, TypeSchema: configTypeSchema})
+				item["required"] = []any{"key"}
+				return map[string]any{"type": "array", "maxItems": 1, "items": item,
+					"description": "what to drain: one source (several per daemon are not supported yet); none: the list analytics-key"}, true
 			}
 			return nil, false
 		},
@@ -105,7 +125,7 @@ func allowEnvRefs(s map[string]any) {
 // pumpSchema is one pumps.<name> section: its meta is checked against the
 // sink whose type the section names (if/then, one per sink type).
 func pumpSchema() map[string]any {
-	s := settings.Schema(config.Pump{}, settings.Options{
+	s := settings.Schema(config.PumpDefaults(), settings.Options{
 		Help:       func(key string) string { return pumpKeyHelp[key] },
 		TypeSchema: configTypeSchema,
 		Override: func(key string) (map[string]any, bool) {
