@@ -155,6 +155,9 @@ func TestStatusAndPprofBehindTheAdminToken(t *testing.T) {
 	if s.Dead == nil || *s.Dead != 0 || s.Backlog == nil {
 		t.Errorf("dead letters %v, backlog %v: want 0 and a number", s.Dead, s.Backlog)
 	}
+	if s.Source != (sourceStatus{Key: analytics.DefaultKey, Mode: "list"}) {
+		t.Errorf("source %+v: want the list %s", s.Source, analytics.DefaultKey)
+	}
 	got := states(s)
 	if got["d"].State != "writing" || got["d"].Type != "dummy" || got["d"].Written != 20 {
 		t.Errorf("dummy pump %+v: want writing, 20 written", got["d"])

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/pump"
 	"github.com/pumpd/pump/storage"
 )
@@ -13,12 +14,20 @@ import (
 type statusReport struct {
 	Instance string       `json:"instance"`
 	Ready    string       `json:"ready"` // "ok", or why not
+	Source   sourceStatus `json:"source"`
 	Lease    leaseStatus  `json:"lease"`
-	Backlog  *int64       `json:"backlog"`      // the main list; null when Redis did not answer
+	Backlog  *int64       `json:"backlog"`      // the source's length; null when Redis did not answer
 	Dead     *int64       `json:"dead_letters"` // the dead-letter list's length
 	Pumps    []pumpStatus `json:"pumps"`
 	Build    buildStatus  `json:"build"`
 	Errors   []string     `json:"errors,omitempty"` // what could not be read from Redis
+}
+
+// sourceStatus says what the counts belong to: the list or stream drained.
+type sourceStatus struct {
+	Key   string `json:"key"`
+	Mode  string `json:"mode"`            // list or streams
+	Group string `json:"group,omitempty"` // a stream's consumer group
 }
 
 type leaseStatus struct {
@@ -47,12 +56,18 @@ type buildStatus struct {
 // Lengths are read live with a short deadline, as /metrics reads them.
 func (d *daemon) status(queue *storage.Queue, health *pump.Health) func(context.Context) any {
 	instance := d.cfg.InstanceID // a restart-only key: a reload keeps it
+	src := d.cfg.SourceList()[0] // restart-only too
+	source := sourceStatus{Key: src.Key, Mode: src.Mode}
+	if src.Mode == config.ModeStreams {
+		source.Group = src.Group
+	}
 	return func(ctx context.Context) any {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		r := statusReport{
 			Instance: instance,
 			Ready:    "ok",
+			Source:   source,
 			Lease:    leaseStatus{Held: health.Holder()},
 			Build:    buildStatus{Version: version, Commit: commit, Go: runtime.Version()},
 			Pumps:    []pumpStatus{},
