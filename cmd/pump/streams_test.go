@@ -9,6 +9,7 @@ package main
 
 import (
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,4 +81,49 @@ func TestThreeInstancesShareAStreamAndSurviveAKill9(t *testing.T) {
 		t.Errorf("%d dead letters, want none", dead)
 	}
 	t.Logf("%d records written, %d unique, %d again after the kill (at most %d pending at a consumer then)", len(got), len(acc.Seen), acc.Duplicates, held)
+}
+
+// SIGTERM mid-drain of a stream: the batches in flight are written and
+// acknowledged, nothing is left pending at the stopped consumer, and what
+// it did not read stays in the stream for the next: none lost, none twice.
+func TestSIGTERMMidStreamAcknowledgesWhatItWrote(t *testing.T) {
+	testutil.NeedsBinary(t)
+	r := testutil.StartRedis(t)
+	const n = 3000
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	d := testutil.WriteConfig(t, r.Port, "  j:\n    type: faulty\n    timeout: 2\n    meta: {path: "+out+", delay: 50ms}\n",
+		"batch-size: 50\nread-ahead: 4\ninstance-id: first\nsources:\n  - key: "+stream+"\n    mode: streams\n    claim-idle: 3s\n")
+	pipe := r.Client().Pipeline()
+	for i := range n {
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"data", testutil.EncodedRecord(t, i)}})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := testutil.StartPump(t, nil, "-c", d.ConfigPath)
+	testutil.Eventually(t, time.Minute, "the pump writing", func() bool { return testutil.CountLines(t, out) >= 300 })
+	p.Signal(syscall.SIGTERM)
+	if code := p.Wait(time.Minute); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0:\n%s", code, p.Output())
+	}
+	if pending, err := r.Client().XPending(ctx, stream, "pump").Result(); err != nil || pending.Count != 0 {
+		t.Fatalf("after the stop %v entries pending (%v), want none: what was read is written and acknowledged", pending, err)
+	}
+	written := testutil.CountLines(t, out)
+	left, _ := r.Client().XLen(ctx, stream).Result()
+	if written == n || int64(written)+left != n {
+		t.Fatalf("%d written and %d left in the stream, want a part each summing to %d", written, left, n)
+	}
+	// A second consumer finishes the stream from where the first stopped.
+	d2 := testutil.WriteConfig(t, r.Port, "  j:\n    type: faulty\n    timeout: 2\n    meta: {path: "+out+"}\n",
+		"instance-id: second\nsources:\n  - key: "+stream+"\n    mode: streams\n    claim-idle: 3s\n")
+	testutil.StartPump(t, nil, "-c", d2.ConfigPath)
+	testutil.Eventually(t, time.Minute, "the stream emptied", func() bool {
+		n, err := r.Client().XLen(ctx, stream).Result()
+		return err == nil && n == 0
+	})
+	acc := testutil.Tally(ids(testutil.ReadJSONLines(t, out)), 0, n)
+	if len(acc.Missing) > 0 || acc.Duplicates > 0 {
+		t.Fatalf("%d lost (first %v), %d twice", len(acc.Missing), first(acc.Missing), acc.Duplicates)
+	}
 }
