@@ -29,7 +29,7 @@ import (
 // env is what every drain shares.
 type env struct {
 	work      string // temporary directory, removed at exit
-	bin       string // the pump binary, built from ./cmd/pump
+	bin       string // the pump binary, built from ./cmd/pump unless -pump names one
 	batch     int    // the pump's batch-size, 0: its default
 	readAhead int    // the pump's read-ahead, 0: its default
 	workers   int    // the workers of the lines that set them, 0: each line's own
@@ -129,6 +129,7 @@ func main() {
 	readAhead := flag.Int("read-ahead", 0, "the pump's read-ahead (0: its default, or workers+2 for a line with workers)")
 	workers := flag.Int("workers", 0, "the pump's workers for the database lines (0: each line's own; 1: one write at a time)")
 	ferretdb := flag.String("ferretdb", "", "the FerretDB test server binary (make builds bin/ferretdb-test; default: $PUMP_TEST_FERRETDB, else built from internal/testenv/mongo)")
+	pumpBin := flag.String("pump", "", "drain with this pump binary instead of building ./cmd/pump (to compare two builds in alternating runs)")
 	postgres := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"PostgreSQL server for the postgres sink: a user that may create databases, on an existing database")
 	flag.Parse()
@@ -142,7 +143,7 @@ func main() {
 		os.Exit(2)
 	}
 	handleInterrupts()
-	e := &env{batch: *batch, readAhead: *readAhead, workers: *workers, ferretdb: *ferretdb, postgres: *postgres}
+	e := &env{bin: *pumpBin, batch: *batch, readAhead: *readAhead, workers: *workers, ferretdb: *ferretdb, postgres: *postgres}
 	if err := run(e, *n, min(*slowN, *n), selected, *sinkList == "all", *out); err != nil {
 		fmt.Fprintln(os.Stderr, "pumpbench:", err)
 		os.Exit(1)
@@ -156,11 +157,15 @@ func run(e *env, n, slowN int, selected []benchSink, all bool, out string) error
 	}
 	defer onExit(func() { os.RemoveAll(work) })()
 	e.work = work
-	e.bin = filepath.Join(work, "pump")
-	build := exec.Command("go", "build", "-o", e.bin, "./cmd/pump")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build the pump: %w", err)
+	if e.bin == "" {
+		e.bin = filepath.Join(work, "pump")
+		build := exec.Command("go", "build", "-o", e.bin, "./cmd/pump")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build the pump: %w", err)
+		}
+	} else if e.bin, err = filepath.Abs(e.bin); err != nil {
+		return fmt.Errorf("-pump: %w", err)
 	}
 	var unbenched []string
 	if all {
@@ -247,7 +252,7 @@ func drainInto(e *env, port int, client *redis.Client, b benchSink, n, slowN int
 	r.server, r.inProc = t.server, t.inProc
 	if b.seed != nil {
 		syscall.Sync() // as seed does
-		n, err = b.seed(client)
+		n, err = b.seed(client, n)
 	} else {
 		err = seed(client, n)
 	}

@@ -146,12 +146,13 @@ func rawDrain(c *redis.Client, n int, name string) (result, error) {
 	return result{name: name, records: n, took: time.Since(start), server: "-", check: thousands(n) + " popped and decoded"}, nil
 }
 
-// leftovers sums the dead-letter and parked lists of the drained key: a
-// record there was not delivered, so a drain that leaves any is no result.
-func leftovers(c *redis.Client) (int64, error) {
+// leftovers sums the dead-letter and parked lists of the drained key (the
+// list or the stream source): a record there was not delivered, so a drain
+// that leaves any is no result.
+func leftovers(c *redis.Client, source string) (int64, error) {
 	ctx := context.Background()
 	var total int64
-	iter := c.Scan(ctx, 0, "{"+key+"}.*", 100).Iterator()
+	iter := c.Scan(ctx, 0, "{"+source+"}.*", 100).Iterator()
 	for iter.Next(ctx) {
 		k := iter.Val()
 		if !strings.HasSuffix(k, ".dead") && !strings.Contains(k, ".parked.") {
