@@ -32,7 +32,8 @@ const stallTimeout = 2 * time.Minute
 // line with several instances runs that many pump processes at once, and
 // its counters are their sums.
 func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int) (result, error) {
-	res := result{name: "pump → " + b.name + " (at-least-once)", records: n, server: t.server, inProc: t.inProc}
+	res := result{name: "pump → " + b.name + " (at-least-once)", records: n, server: t.server, inProc: t.inProc,
+		stream: b.stream, instances: b.instances}
 	extra := ""
 	if e.batch > 0 {
 		extra += fmt.Sprintf("batch-size: %d\n", e.batch)

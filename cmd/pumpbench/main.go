@@ -50,6 +50,10 @@ type result struct {
 	err     error         // why the measurement is no result
 	cpu     time.Duration // the pump process's user+system CPU, 0: not known
 	workers int           // the pump's workers, 0: not a pump line
+	stream  bool          // drained from a stream through a consumer group
+	// instances is how many pump processes drained at once (0 or 1: one):
+	// cpu is their sum, rssKB the largest one's.
+	instances int
 	// fdatasyncs is how many fdatasync calls the pump made, for the lines
 	// that count them; syncsWhy says why they could not be counted.
 	fdatasyncs   int64
@@ -312,7 +316,11 @@ func report(r, ceiling result) {
 			r.name, thousands(r.records), int(r.rate()), r.rate()/ceiling.rate(), rss(r.rssKB), r.check)
 	}
 	if r.cpu > 0 {
-		fmt.Printf("%-44s CPU %s s per million records, fdatasyncs per batch %s, workers %s\n", "", r.cpuPerMillion(), r.syncsPerBatch(), r.workersCol())
+		procs := ""
+		if r.instances > 1 {
+			procs = fmt.Sprintf(" (CPU summed over %d processes, peak RSS the largest's)", r.instances)
+		}
+		fmt.Printf("%-44s CPU %s s per million records, fdatasyncs per batch %s, workers %s%s\n", "", r.cpuPerMillion(), r.syncsPerBatch(), r.workersCol(), procs)
 	}
 	switch {
 	case r.limit != nil:
@@ -422,6 +430,12 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 	}
 	b.WriteString("records/s runs from the pump's start (start-up and the sink's connection included) until the list is empty, " +
 		"that is until every batch was written and trimmed. Peak RSS is the pump process's own high-water mark (VmHWM), not the servers'.\n")
+	if slices.ContainsFunc(results, func(r result) bool { return r.stream }) {
+		b.WriteString("\nThe streams lines drain the same records XADDed to a stream (field data) through the consumer group, " +
+			"timed from the first pump's start until the stream is empty and XPENDING is 0; seeding is not timed. " +
+			"With several pump processes the records counted are their pump_records_written_total summed, " +
+			"the CPU is the sum of the processes' and the peak RSS the largest process's.\n")
+	}
 	if len(unbenched) > 0 {
 		fmt.Fprintf(&b, "\nRegistered sinks without a line: %s.\n", strings.Join(unbenched, ", "))
 	}
