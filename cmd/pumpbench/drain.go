@@ -105,6 +105,7 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 			p.kill()
 		}
 	}
+	redisBefore := procCPU(e.redisPid)
 	start := time.Now()
 	var syncs *syscallCounter
 	for _, p := range procs {
@@ -214,6 +215,9 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 				p.rssKB = peakRSS(p.cmd.Process.Pid, p.rssKB)
 			}
 		}
+	}
+	if after := procCPU(e.redisPid); redisBefore > 0 && after > 0 {
+		res.redisCPU = after - redisBefore
 	}
 	for _, p := range procs {
 		// Several instances: the largest's, each being a process of its own.

@@ -35,6 +35,7 @@ type env struct {
 	workers   int    // the workers of the lines that set them, 0: each line's own
 	ferretdb  string // the FerretDB test server binary, "": find or build it
 	postgres  string // URL of a PostgreSQL superuser on the maintenance database
+	redisPid  int    // the run's redis-server, whose CPU each line reads
 }
 
 type result struct {
@@ -49,8 +50,11 @@ type result struct {
 	skipped string        // why the line was not measured
 	err     error         // why the measurement is no result
 	cpu     time.Duration // the pump process's user+system CPU, 0: not known
-	workers int           // the pump's workers, 0: not a pump line
-	stream  bool          // drained from a stream through a consumer group
+	// redisCPU is redis-server's user+system CPU over the drain (the
+	// pump's start to its exit), 0: not known.
+	redisCPU time.Duration
+	workers  int  // the pump's workers, 0: not a pump line
+	stream   bool // drained from a stream through a consumer group
 	// instances is how many pump processes drained at once (0 or 1: one):
 	// cpu is their sum, rssKB the largest one's.
 	instances int
@@ -105,6 +109,14 @@ func (r result) cpuPerMillion() string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", r.cpu.Seconds()*1e6/float64(r.records))
+}
+
+// redisCPUPerMillion is redis-server's CPU-seconds per million records.
+func (r result) redisCPUPerMillion() string {
+	if r.redisCPU <= 0 || r.records == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", r.redisCPU.Seconds()*1e6/float64(r.records))
 }
 
 // syncsPerBatch is the pump's fdatasync calls per batch it read.
@@ -179,7 +191,7 @@ func run(e *env, n, slowN int, selected []benchSink, all bool, out string) error
 		}
 	}
 	loadStart := loadAverage()
-	port, stopRedis, err := startRedis(work)
+	port, redisPid, stopRedis, err := startRedis(work)
 	if err != nil {
 		return err
 	}
@@ -191,10 +203,13 @@ func run(e *env, n, slowN int, selected []benchSink, all bool, out string) error
 	if err := seed(client, n); err != nil {
 		return err
 	}
+	e.redisPid = redisPid
+	redisBefore := procCPU(redisPid)
 	ceiling, err := rawDrain(client, n, "ceiling: LPOP 1000 + decode (unsafe)")
 	if err != nil {
 		return err
 	}
+	ceiling.redisCPU = procCPU(redisPid) - redisBefore
 	results := []result{ceiling}
 	report(ceiling, ceiling)
 	failed := 0
@@ -213,10 +228,12 @@ func run(e *env, n, slowN int, selected []benchSink, all bool, out string) error
 	if err := seed(client, n); err != nil {
 		return err
 	}
+	redisBefore = procCPU(redisPid)
 	again, err := rawDrain(client, n, "ceiling again, at the end of the run")
 	if err != nil {
 		return err
 	}
+	again.redisCPU = procCPU(redisPid) - redisBefore
 	results = append(results, again)
 	report(again, ceiling)
 	if out != "" {
@@ -322,6 +339,9 @@ func report(r, ceiling result) {
 		}
 		fmt.Printf("%-44s CPU %s s per million records, fdatasyncs per batch %s, workers %s%s\n", "", r.cpuPerMillion(), r.syncsPerBatch(), r.workersCol(), procs)
 	}
+	if r.redisCPU > 0 {
+		fmt.Printf("%-44s redis-server's CPU %s s per million records\n", "", r.redisCPUPerMillion())
+	}
 	switch {
 	case r.limit != nil:
 		fmt.Printf("%-44s server's limit %d records/s (%s): %sx of it\n", "", int(r.limit.rate()), r.limit.how, r.limitRatio())
@@ -365,8 +385,8 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 	fmt.Fprintf(&b, "Machine: %s, %d cores, %s; %s; %s; %s. Distinct iam records of ~%d bytes, one redis-server on loopback.\n\n",
 		cpuModel(), runtime.NumCPU(), memTotal(), redisVersion(), runtime.Version(), load, len(encoded(0)))
 	b.WriteString("Absolute rates vary 2-3x between machines and runs; the ratio to the ceiling, measured in the same run, is the figure to compare.\n\n")
-	b.WriteString("| drain | records | workers | records/s | ratio to the ceiling | pump's CPU-s per million records | fdatasyncs per batch | its server's limit, records/s | ratio to that limit | pump's peak RSS | where the records went | checked at the end |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| drain | records | workers | records/s | ratio to the ceiling | pump's CPU-s per million records | redis-server's CPU-s per million records | fdatasyncs per batch | its server's limit, records/s | ratio to that limit | pump's peak RSS | where the records went | checked at the end |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	anyInProc, anySlow := false, false
 	var limits []string
 	for _, r := range results {
@@ -389,15 +409,15 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 		}
 		switch {
 		case r.skipped != "":
-			fmt.Fprintf(&b, "| %s | - | - | - | - | - | - | - | - | - | skipped: %s | |\n", r.name, mdEscape(r.skipped))
+			fmt.Fprintf(&b, "| %s | - | - | - | - | - | - | - | - | - | - | skipped: %s | |\n", r.name, mdEscape(r.skipped))
 		case !r.measured() && r.took == 0:
-			fmt.Fprintf(&b, "| %s | %s | %s | - | - | - | - | - | - | - | %s | **FAILED**: %s |\n", r.name, records, r.workersCol(), server, mdEscape(r.err.Error()))
+			fmt.Fprintf(&b, "| %s | %s | %s | - | - | - | - | - | - | - | - | %s | **FAILED**: %s |\n", r.name, records, r.workersCol(), server, mdEscape(r.err.Error()))
 		case r.err != nil:
-			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %s | - | - | %s | %s | **FAILED**: %s |\n", r.name, records, r.workersCol(), int(r.rate()),
-				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.syncsPerBatch(), rss(r.rssKB), server, mdEscape(r.err.Error()))
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %s | %s | - | - | %s | %s | **FAILED**: %s |\n", r.name, records, r.workersCol(), int(r.rate()),
+				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.redisCPUPerMillion(), r.syncsPerBatch(), rss(r.rssKB), server, mdEscape(r.err.Error()))
 		default:
-			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", r.name, records, r.workersCol(), int(r.rate()),
-				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.syncsPerBatch(), limitRate, r.limitRatio(), rss(r.rssKB), server, r.check)
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, records, r.workersCol(), int(r.rate()),
+				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.redisCPUPerMillion(), r.syncsPerBatch(), limitRate, r.limitRatio(), rss(r.rssKB), server, r.check)
 		}
 	}
 	b.WriteString("\n")
@@ -411,7 +431,8 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 			"it is records/s over the ceiling's records/s.\n\n", thousands(slowN), thousands(n))
 	}
 	b.WriteString("The pump's CPU is its process's user and system time (getrusage of the exited process: all its threads, " +
-		"from start to the stop after the drain), over the records drained. fdatasyncs per batch counts the pump's fdatasync calls " +
+		"from start to the stop after the drain), over the records drained; redis-server's is its process's, read from /proc " +
+		"before the pump's start and after its exit (the ceiling's: around its LPOP loop). fdatasyncs per batch counts the pump's fdatasync calls " +
 		"(a kernel tracepoint counter, which does not slow the pump) over the batches it read (pump_batch_size_records_count); " +
 		"a fan-out writes each batch to each of its files.\n\n")
 	for _, r := range results {
