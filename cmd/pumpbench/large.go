@@ -44,7 +44,7 @@ func largeRecord(i, size int) analytics.Record {
 
 // seedLarge fills the list with largeRecords records of ~400 KB, the one
 // of hugeSize in the middle, and returns how many it pushed.
-func seedLarge(c *redis.Client) (int, error) {
+func seedLarge(c *redis.Client, _ int) (int, error) {
 	if err := c.FlushDB(context.Background()).Err(); err != nil {
 		return 0, err
 	}

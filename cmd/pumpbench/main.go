@@ -29,12 +29,13 @@ import (
 // env is what every drain shares.
 type env struct {
 	work      string // temporary directory, removed at exit
-	bin       string // the pump binary, built from ./cmd/pump
+	bin       string // the pump binary, built from ./cmd/pump unless -pump names one
 	batch     int    // the pump's batch-size, 0: its default
 	readAhead int    // the pump's read-ahead, 0: its default
 	workers   int    // the workers of the lines that set them, 0: each line's own
 	ferretdb  string // the FerretDB test server binary, "": find or build it
 	postgres  string // URL of a PostgreSQL superuser on the maintenance database
+	redisPid  int    // the run's redis-server, whose CPU each line reads
 }
 
 type result struct {
@@ -49,7 +50,14 @@ type result struct {
 	skipped string        // why the line was not measured
 	err     error         // why the measurement is no result
 	cpu     time.Duration // the pump process's user+system CPU, 0: not known
-	workers int           // the pump's workers, 0: not a pump line
+	// redisCPU is redis-server's user+system CPU over the drain (the
+	// pump's start to its exit), 0: not known.
+	redisCPU time.Duration
+	workers  int  // the pump's workers, 0: not a pump line
+	stream   bool // drained from a stream through a consumer group
+	// instances is how many pump processes drained at once (0 or 1: one):
+	// cpu is their sum, rssKB the largest one's.
+	instances int
 	// fdatasyncs is how many fdatasync calls the pump made, for the lines
 	// that count them; syncsWhy says why they could not be counted.
 	fdatasyncs   int64
@@ -103,6 +111,14 @@ func (r result) cpuPerMillion() string {
 	return fmt.Sprintf("%.2f", r.cpu.Seconds()*1e6/float64(r.records))
 }
 
+// redisCPUPerMillion is redis-server's CPU-seconds per million records.
+func (r result) redisCPUPerMillion() string {
+	if r.redisCPU <= 0 || r.records == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", r.redisCPU.Seconds()*1e6/float64(r.records))
+}
+
 // syncsPerBatch is the pump's fdatasync calls per batch it read.
 func (r result) syncsPerBatch() string {
 	if !r.syncsCounted || r.batches == 0 {
@@ -129,6 +145,7 @@ func main() {
 	readAhead := flag.Int("read-ahead", 0, "the pump's read-ahead (0: its default, or workers+2 for a line with workers)")
 	workers := flag.Int("workers", 0, "the pump's workers for the database lines (0: each line's own; 1: one write at a time)")
 	ferretdb := flag.String("ferretdb", "", "the FerretDB test server binary (make builds bin/ferretdb-test; default: $PUMP_TEST_FERRETDB, else built from internal/testing/testenv/mongo)")
+	pumpBin := flag.String("pump", "", "drain with this pump binary instead of building ./cmd/pump (to compare two builds in alternating runs)")
 	postgres := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"PostgreSQL server for the postgres sink: a user that may create databases, on an existing database")
 	flag.Parse()
@@ -142,7 +159,7 @@ func main() {
 		os.Exit(2)
 	}
 	handleInterrupts()
-	e := &env{batch: *batch, readAhead: *readAhead, workers: *workers, ferretdb: *ferretdb, postgres: *postgres}
+	e := &env{bin: *pumpBin, batch: *batch, readAhead: *readAhead, workers: *workers, ferretdb: *ferretdb, postgres: *postgres}
 	if err := run(e, *n, min(*slowN, *n), selected, *sinkList == "all", *out); err != nil {
 		fmt.Fprintln(os.Stderr, "pumpbench:", err)
 		os.Exit(1)
@@ -156,11 +173,15 @@ func run(e *env, n, slowN int, selected []benchSink, all bool, out string) error
 	}
 	defer onExit(func() { os.RemoveAll(work) })()
 	e.work = work
-	e.bin = filepath.Join(work, "pump")
-	build := exec.Command("go", "build", "-o", e.bin, "./cmd/pump")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build the pump: %w", err)
+	if e.bin == "" {
+		e.bin = filepath.Join(work, "pump")
+		build := exec.Command("go", "build", "-o", e.bin, "./cmd/pump")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build the pump: %w", err)
+		}
+	} else if e.bin, err = filepath.Abs(e.bin); err != nil {
+		return fmt.Errorf("-pump: %w", err)
 	}
 	var unbenched []string
 	if all {
@@ -170,7 +191,7 @@ func run(e *env, n, slowN int, selected []benchSink, all bool, out string) error
 		}
 	}
 	loadStart := loadAverage()
-	port, stopRedis, err := startRedis(work)
+	port, redisPid, stopRedis, err := startRedis(work)
 	if err != nil {
 		return err
 	}
@@ -182,10 +203,13 @@ func run(e *env, n, slowN int, selected []benchSink, all bool, out string) error
 	if err := seed(client, n); err != nil {
 		return err
 	}
+	e.redisPid = redisPid
+	redisBefore := procCPU(redisPid)
 	ceiling, err := rawDrain(client, n, "ceiling: LPOP 1000 + decode (unsafe)")
 	if err != nil {
 		return err
 	}
+	ceiling.redisCPU = procCPU(redisPid) - redisBefore
 	results := []result{ceiling}
 	report(ceiling, ceiling)
 	failed := 0
@@ -204,10 +228,12 @@ func run(e *env, n, slowN int, selected []benchSink, all bool, out string) error
 	if err := seed(client, n); err != nil {
 		return err
 	}
+	redisBefore = procCPU(redisPid)
 	again, err := rawDrain(client, n, "ceiling again, at the end of the run")
 	if err != nil {
 		return err
 	}
+	again.redisCPU = procCPU(redisPid) - redisBefore
 	results = append(results, again)
 	report(again, ceiling)
 	if out != "" {
@@ -247,7 +273,7 @@ func drainInto(e *env, port int, client *redis.Client, b benchSink, n, slowN int
 	r.server, r.inProc = t.server, t.inProc
 	if b.seed != nil {
 		syscall.Sync() // as seed does
-		n, err = b.seed(client)
+		n, err = b.seed(client, n)
 	} else {
 		err = seed(client, n)
 	}
@@ -307,7 +333,14 @@ func report(r, ceiling result) {
 			r.name, thousands(r.records), int(r.rate()), r.rate()/ceiling.rate(), rss(r.rssKB), r.check)
 	}
 	if r.cpu > 0 {
-		fmt.Printf("%-44s CPU %s s per million records, fdatasyncs per batch %s, workers %s\n", "", r.cpuPerMillion(), r.syncsPerBatch(), r.workersCol())
+		procs := ""
+		if r.instances > 1 {
+			procs = fmt.Sprintf(" (CPU summed over %d processes, peak RSS the largest's)", r.instances)
+		}
+		fmt.Printf("%-44s CPU %s s per million records, fdatasyncs per batch %s, workers %s%s\n", "", r.cpuPerMillion(), r.syncsPerBatch(), r.workersCol(), procs)
+	}
+	if r.redisCPU > 0 {
+		fmt.Printf("%-44s redis-server's CPU %s s per million records\n", "", r.redisCPUPerMillion())
 	}
 	switch {
 	case r.limit != nil:
@@ -352,8 +385,8 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 	fmt.Fprintf(&b, "Machine: %s, %d cores, %s; %s; %s; %s. Distinct iam records of ~%d bytes, one redis-server on loopback.\n\n",
 		cpuModel(), runtime.NumCPU(), memTotal(), redisVersion(), runtime.Version(), load, len(encoded(0)))
 	b.WriteString("Absolute rates vary 2-3x between machines and runs; the ratio to the ceiling, measured in the same run, is the figure to compare.\n\n")
-	b.WriteString("| drain | records | workers | records/s | ratio to the ceiling | pump's CPU-s per million records | fdatasyncs per batch | its server's limit, records/s | ratio to that limit | pump's peak RSS | where the records went | checked at the end |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| drain | records | workers | records/s | ratio to the ceiling | pump's CPU-s per million records | redis-server's CPU-s per million records | fdatasyncs per batch | its server's limit, records/s | ratio to that limit | pump's peak RSS | where the records went | checked at the end |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	anyInProc, anySlow := false, false
 	var limits []string
 	for _, r := range results {
@@ -376,15 +409,15 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 		}
 		switch {
 		case r.skipped != "":
-			fmt.Fprintf(&b, "| %s | - | - | - | - | - | - | - | - | - | skipped: %s | |\n", r.name, mdEscape(r.skipped))
+			fmt.Fprintf(&b, "| %s | - | - | - | - | - | - | - | - | - | - | skipped: %s | |\n", r.name, mdEscape(r.skipped))
 		case !r.measured() && r.took == 0:
-			fmt.Fprintf(&b, "| %s | %s | %s | - | - | - | - | - | - | - | %s | **FAILED**: %s |\n", r.name, records, r.workersCol(), server, mdEscape(r.err.Error()))
+			fmt.Fprintf(&b, "| %s | %s | %s | - | - | - | - | - | - | - | - | %s | **FAILED**: %s |\n", r.name, records, r.workersCol(), server, mdEscape(r.err.Error()))
 		case r.err != nil:
-			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %s | - | - | %s | %s | **FAILED**: %s |\n", r.name, records, r.workersCol(), int(r.rate()),
-				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.syncsPerBatch(), rss(r.rssKB), server, mdEscape(r.err.Error()))
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %s | %s | - | - | %s | %s | **FAILED**: %s |\n", r.name, records, r.workersCol(), int(r.rate()),
+				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.redisCPUPerMillion(), r.syncsPerBatch(), rss(r.rssKB), server, mdEscape(r.err.Error()))
 		default:
-			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", r.name, records, r.workersCol(), int(r.rate()),
-				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.syncsPerBatch(), limitRate, r.limitRatio(), rss(r.rssKB), server, r.check)
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, records, r.workersCol(), int(r.rate()),
+				r.rate()/ceiling.rate(), r.cpuPerMillion(), r.redisCPUPerMillion(), r.syncsPerBatch(), limitRate, r.limitRatio(), rss(r.rssKB), server, r.check)
 		}
 	}
 	b.WriteString("\n")
@@ -398,7 +431,8 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 			"it is records/s over the ceiling's records/s.\n\n", thousands(slowN), thousands(n))
 	}
 	b.WriteString("The pump's CPU is its process's user and system time (getrusage of the exited process: all its threads, " +
-		"from start to the stop after the drain), over the records drained. fdatasyncs per batch counts the pump's fdatasync calls " +
+		"from start to the stop after the drain), over the records drained; redis-server's is its process's, read from /proc " +
+		"before the pump's start and after its exit (the ceiling's: around its LPOP loop). fdatasyncs per batch counts the pump's fdatasync calls " +
 		"(a kernel tracepoint counter, which does not slow the pump) over the batches it read (pump_batch_size_records_count); " +
 		"a fan-out writes each batch to each of its files.\n\n")
 	for _, r := range results {
@@ -417,6 +451,12 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 	}
 	b.WriteString("records/s runs from the pump's start (start-up and the sink's connection included) until the list is empty, " +
 		"that is until every batch was written and trimmed. Peak RSS is the pump process's own high-water mark (VmHWM), not the servers'.\n")
+	if slices.ContainsFunc(results, func(r result) bool { return r.stream }) {
+		b.WriteString("\nThe streams lines drain the same records XADDed to a stream (field data) through the consumer group, " +
+			"timed from the first pump's start until the stream is empty and XPENDING is 0; seeding is not timed. " +
+			"With several pump processes the records counted are their pump_records_written_total summed, " +
+			"the CPU is the sum of the processes' and the peak RSS the largest process's.\n")
+	}
 	if len(unbenched) > 0 {
 		fmt.Fprintf(&b, "\nRegistered sinks without a line: %s.\n", strings.Join(unbenched, ", "))
 	}

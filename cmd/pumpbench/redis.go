@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -19,15 +21,16 @@ import (
 
 const key = analytics.DefaultKey
 
-func startRedis(dir string) (int, func(), error) {
+// startRedis starts the run's redis-server and returns its port and pid.
+func startRedis(dir string) (int, int, func(), error) {
 	port, err := freePort()
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
 	if err := cmd.Start(); err != nil {
-		return 0, nil, fmt.Errorf("start redis-server (make test-deps installs it): %w", err)
+		return 0, 0, nil, fmt.Errorf("start redis-server (make test-deps installs it): %w", err)
 	}
 	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
@@ -35,11 +38,34 @@ func startRedis(dir string) (int, func(), error) {
 	for deadline := time.Now().Add(10 * time.Second); c.Ping(context.Background()).Err() != nil; {
 		if time.Now().After(deadline) {
 			stop()
-			return 0, nil, errors.New("redis-server did not answer")
+			return 0, 0, nil, errors.New("redis-server did not answer")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return port, stop, nil
+	return port, cmd.Process.Pid, stop, nil
+}
+
+// procCPU is a running process's user and system CPU so far, from
+// /proc/<pid>/stat, 0 when it cannot be read.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count from its ")".
+	_, rest, ok := bytes.Cut(b, []byte(") "))
+	f := strings.Fields(string(rest))
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	// utime and stime, fields 14 and 15, in clock ticks: USER_HZ, which
+	// is 100 on every Linux the kernel ABI promises to user space.
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * (time.Second / 100)
 }
 
 // freePort asks the kernel for a free loopback port. Another process may
@@ -146,12 +172,13 @@ func rawDrain(c *redis.Client, n int, name string) (result, error) {
 	return result{name: name, records: n, took: time.Since(start), server: "-", check: thousands(n) + " popped and decoded"}, nil
 }
 
-// leftovers sums the dead-letter and parked lists of the drained key: a
-// record there was not delivered, so a drain that leaves any is no result.
-func leftovers(c *redis.Client) (int64, error) {
+// leftovers sums the dead-letter and parked lists of the drained key (the
+// list or the stream source): a record there was not delivered, so a drain
+// that leaves any is no result.
+func leftovers(c *redis.Client, source string) (int64, error) {
 	ctx := context.Background()
 	var total int64
-	iter := c.Scan(ctx, 0, "{"+key+"}.*", 100).Iterator()
+	iter := c.Scan(ctx, 0, "{"+source+"}.*", 100).Iterator()
 	for iter.Next(ctx) {
 		k := iter.Val()
 		if !strings.HasSuffix(k, ".dead") && !strings.Contains(k, ".parked.") {

@@ -31,9 +31,16 @@ type benchSink struct {
 	// redis holds extra keys of the pump's redis section, as entries of a
 	// YAML flow mapping ("optimisation-max-idle: 2000, ...").
 	redis string
-	// seed, when set, fills the list with the line's own records instead
-	// of -records of the usual ones, and returns how many.
-	seed  func(c *redis.Client) (int, error)
+	// stream: the pumps drain a stream through a consumer group (a
+	// sources entry in mode streams) instead of the list.
+	stream bool
+	// instances is how many pump processes drain at once, each with its own
+	// instance-id and health port (0: one).
+	instances int
+	// seed, when set, fills the list (or stream) with the line's own records
+	// instead of -records of the usual ones on the list, and returns how
+	// many; n is -records.
+	seed  func(c *redis.Client, n int) (int, error)
 	setup func(e *env, n int) (*target, error)
 }
 
@@ -76,6 +83,7 @@ const lineWorkers = 4
 // that ships in pumps/ (except the test-only faulty sink).
 var sinks = []benchSink{
 	{name: "dummy", setup: setupDummy},
+	streamSinks[0], streamSinks[1],
 	// iam's documented production pool: the pump's memory must not grow
 	// with pool sizes it never fills.
 	{name: "dummy-iam-pool", typ: "dummy", redis: "optimisation-max-idle: 2000, optimisation-max-active: 4000", setup: setupDummy},
