@@ -21,7 +21,8 @@ func (concurrentSink) Close(context.Context) error                     { return 
 func (concurrentSink) WritesConcurrently()                             {}
 
 func init() {
-	pumps.Register(pumps.Info{Type: "config-test-concurrent", New: func() pumps.Sink { return concurrentSink{} }})
+	pumps.Register(pumps.Info{Type: "config-test-concurrent", New: func() pumps.Sink { return concurrentSink{} },
+		Config: func(pumps.Sink) any { return &struct{}{} }})
 }
 
 func TestWorkersOnlyForConcurrentSinks(t *testing.T) {
