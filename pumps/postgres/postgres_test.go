@@ -6,17 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pumpd/pump/analytics"
+	"github.com/pumpd/pump/internal/testing/sinktest"
 	"github.com/pumpd/pump/internal/testing/testutil"
 	"github.com/pumpd/pump/pumps"
 )
@@ -449,78 +447,16 @@ func TestWriteErrorsThatRetryingCannotFixArePermanent(t *testing.T) {
 	})
 }
 
-// proxy forwards TCP connections to PostgreSQL until it is closed, so a
-// test can cut the sink off from a real server and let it back.
-type proxy struct {
-	t      testing.TB
-	addr   string
-	ln     net.Listener
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool
-}
-
-func startProxy(t testing.TB, addr string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("proxy listen: %v", err)
-	}
-	p := &proxy{t: t, addr: ln.Addr().String(), ln: ln}
-	go p.serve()
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", "127.0.0.1:5432")
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			c.Close()
-			up.Close()
-			return
-		}
-		p.conns = append(p.conns, c, up)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close() }()
-		go func() { _, _ = io.Copy(c, up); c.Close() }()
-	}
-}
-
-// Close stops listening and cuts every connection.
-func (p *proxy) Close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	p.closed = true
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
-
 func TestWriteFailsTransientlyWhenTheConnectionIsCutAndRecovers(t *testing.T) {
 	_, dsn := createDB(t)
-	px := startProxy(t, "127.0.0.1:0")
-	proxied := strings.Replace(dsn, "127.0.0.1:5432", px.addr, 1)
+	px := sinktest.StartProxy(t, "127.0.0.1:5432")
+	proxied := strings.Replace(dsn, "127.0.0.1:5432", px.Addr, 1)
 	p := newSink(t, pumps.Meta{"dsn": proxied})
 	ctx := context.Background()
 	if err := p.Write(ctx, testutil.Records(t, 0, 10)); err != nil {
 		t.Fatal(err)
 	}
-	px.Close()
+	restore := px.Break(t)
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	err := p.Write(wctx, testutil.Records(t, 10, 20))
@@ -530,7 +466,7 @@ func TestWriteFailsTransientlyWhenTheConnectionIsCutAndRecovers(t *testing.T) {
 	if pumps.IsPermanent(err) {
 		t.Errorf("a lost connection is transient, got permanent: %v", err)
 	}
-	startProxy(t, px.addr) // the server is back on the same address
+	restore() // the server is back on the same address
 	testutil.Eventually(t, 20*time.Second, "a write once the server is back", func() bool {
 		return p.Write(ctx, testutil.Records(t, 10, 20)) == nil
 	})
