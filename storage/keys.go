@@ -27,6 +27,22 @@ func (k Keys) DeadKey() string { return k.tagged("dead") }
 // ParkedKey is the list of records parked for pump.
 func (k Keys) ParkedKey(pump string) string { return k.tagged("parked." + pump) }
 
+// pushLua is the scripts' half of pushArgs: push appends counts[k]
+// elements of ARGV, from arg on, to KEYS[first+k-1], and caps each list at
+// maxlen (0: no cap), dropping the oldest.
+const pushLua = `
+local function push(first, counts, arg, maxlen)
+  for k = 1, #counts do
+    local dest = KEYS[first + k - 1]
+    for _ = 1, counts[k] do
+      redis.call('RPUSH', dest, ARGV[arg])
+      arg = arg + 1
+    end
+    if maxlen > 0 and counts[k] > 0 then redis.call('LTRIM', dest, -maxlen, -1) end
+  end
+end
+`
+
 // pushArgs adds what the trim and ack scripts need to push dead letters and
 // parked records: each parked list's key and count (pumps sorted by name),
 // then between, then the dead letters and the parked records in that order.

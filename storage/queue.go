@@ -237,7 +237,7 @@ type Trim struct {
 // KEYS: list, lease, trim marks, dead, parked...
 // ARGV: token, ttl ms, trim seq, n, first sha1, last sha1, max len, dead count,
 // then per parked key its count, then all elements in order.
-var trimScript = newScript(`
+var trimScript = newScript(pushLua + `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
 local mark = ARGV[1] .. '|' .. KEYS[1]
 local last = tonumber(redis.call('HGET', KEYS[3], mark) or '0')
@@ -253,15 +253,7 @@ end
 local maxlen = tonumber(ARGV[7])
 local counts = {tonumber(ARGV[8])}
 for i = 5, #KEYS do counts[#counts + 1] = tonumber(ARGV[9 + i - 5]) end
-local arg = 9 + #KEYS - 4
-for k = 1, #counts do
-  local dest = KEYS[3 + k]
-  for _ = 1, counts[k] do
-    redis.call('RPUSH', dest, ARGV[arg])
-    arg = arg + 1
-  end
-  if maxlen > 0 and counts[k] > 0 then redis.call('LTRIM', dest, -maxlen, -1) end
-end
+push(4, counts, 9 + #KEYS - 4, maxlen)
 if n > 0 then redis.call('LTRIM', KEYS[1], n, -1) end
 redis.call('HSET', KEYS[3], mark, ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])

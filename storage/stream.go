@@ -292,7 +292,7 @@ type StreamAck struct {
 // KEYS: stream, dead, parked... ARGV: group, max len, id count, dead count,
 // then per parked key its count, then the ids, then all elements in order.
 // It returns {entries acknowledged, entries trimmed}.
-var ackScript = newScript(`
+var ackScript = newScript(pushLua + `
 local maxlen = tonumber(ARGV[2])
 local nids = tonumber(ARGV[3])
 local counts = {}
@@ -306,16 +306,7 @@ while i < nids do
   i = j
 end
 arg = arg + nids
-if nids == 0 or acked > 0 then
-  for k = 1, #counts do
-    local dest = KEYS[1 + k]
-    for _ = 1, counts[k] do
-      redis.call('RPUSH', dest, ARGV[arg])
-      arg = arg + 1
-    end
-    if maxlen > 0 and counts[k] > 0 then redis.call('LTRIM', dest, -maxlen, -1) end
-  end
-end
+if nids == 0 or acked > 0 then push(2, counts, arg, maxlen) end
 
 local function less(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
