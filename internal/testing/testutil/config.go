@@ -2,7 +2,6 @@ package testutil
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -24,23 +23,7 @@ func (d Daemon) ReadyURL() string { return "http://" + d.HealthAddr + "/readyz" 
 // under "pumps:") and extra top-level YAML, and picks a free health port.
 func WriteConfig(t testing.TB, redisPort int, pumps, extra string) Daemon {
 	t.Helper()
-	addr := "127.0.0.1:" + strconv.Itoa(FreePort(t))
-	text := fmt.Sprintf(`purge-delay: 1
-health-check-path: healthz
-health-check-address: %s
-lease-ttl: 2s
-redis:
-  host: 127.0.0.1
-  port: %d
-log:
-  level: info
-  format: console
-  output-paths: stderr
-%s
-pumps:
-%s
-`, addr, redisPort, extra, pumps)
-	return Daemon{ConfigPath: WriteFile(t, "pump.yaml", text), HealthAddr: addr}
+	return WriteRedisConfig(t, fmt.Sprintf("  host: 127.0.0.1\n  port: %d", redisPort), pumps, extra)
 }
 
 // ValidateRejects runs `pump validate` on a configuration whose pumps
