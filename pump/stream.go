@@ -58,7 +58,7 @@ func (f *streamFeed) chunkOf(entries []storage.Entry, sz *sizer) chunk {
 	var c chunk
 	var deadIDs []string
 	var total int64
-	max := f.p.cfg.MaxDeliveries
+	limit := f.p.cfg.MaxDeliveries
 	for _, e := range entries {
 		if _, ours := f.mine[e.ID]; ours {
 			continue // claimed back from ourselves: already in flight here
@@ -69,8 +69,8 @@ func (f *streamFeed) chunkOf(entries []storage.Entry, sz *sizer) chunk {
 			c.dead = append(c.dead, f.p.letter(DeadLetter{Reason: fmt.Sprintf("stream entry has no field %q", f.s.Field()),
 				Raw: storage.EncodeFields(e.Fields), ID: e.ID, Deliveries: e.Deliveries}))
 			deadIDs = append(deadIDs, e.ID)
-		case max > 0 && e.Deliveries > max:
-			c.dead = append(c.dead, f.p.letter(DeadLetter{Reason: fmt.Sprintf("delivered %d times, more than max-deliveries %d", e.Deliveries, max),
+		case limit > 0 && e.Deliveries > limit:
+			c.dead = append(c.dead, f.p.letter(DeadLetter{Reason: fmt.Sprintf("delivered %d times, more than max-deliveries %d", e.Deliveries, limit),
 				Raw: e.Data, ID: e.ID, Deliveries: e.Deliveries}))
 			deadIDs = append(deadIDs, e.ID)
 		default:
