@@ -105,11 +105,6 @@ func decodeSources(raw any) ([]Input, error) {
 func (c *Config) validateSources() []error {
 	var errs []error
 	names := slices.Sorted(maps.Keys(c.Pumps))
-	if len(c.Sources) > 1 {
-		// The loop drains one source; several in one daemon need the
-		// pumps' counts split by source, which is not built yet.
-		errs = append(errs, fmt.Errorf("sources: %d sources given; this version drains one source per daemon: run one daemon per source", len(c.Sources)))
-	}
 	seen := map[string]int{}
 	for i, s := range c.Sources {
 		key := fmt.Sprintf("sources[%d]", i)

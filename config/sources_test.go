@@ -90,7 +90,6 @@ func TestSourceErrorsNameTheKey(t *testing.T) {
 		{"unknown key", "[{key: a, grup: eu}]", `sources[0].grup: unknown key (did you mean "group"?)`},
 		{"not a list", "{key: a}", `sources: want a list of sources`},
 		{"not a mapping", "[a]", `sources[0]: want a mapping with key and mode`},
-		{"several", "[{key: a}, {key: b}]", `sources: 2 sources given; this version drains one source per daemon`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(pumps + "sources: " + tc.sources + "\n")
@@ -108,6 +107,8 @@ func TestSourcesAreValidWhenTheyAre(t *testing.T) {
 		"[{key: a, claim-idle: 1s}]",
 		"[{key: a, mode: streams, pumps: [d]}]",
 		"[{key: a, mode: streams, claim-idle: 2m}]",
+		// Several, each feeding its own pumps or all of them.
+		"[{key: a}, {key: b, mode: streams, claim-idle: 2m}, {key: c, pumps: [d]}]",
 	} {
 		if _, err := Parse("pumps: {d: {type: dummy}, slow: {type: dummy, timeout: 90}}\nsources: " + sources + "\n"); err != nil {
 			t.Errorf("%s: %v", sources, err)

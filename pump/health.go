@@ -21,10 +21,6 @@ type Health struct {
 	redisCond  atomic.Int32 // a storage.Condition
 	holder     atomic.Bool
 	now        func() time.Time
-	// PumpsDown, when set (before the server starts), names the pumps that
-	// are down: readiness stays ok, since their records are parked, and
-	// its answer names them (ReadyNote).
-	PumpsDown func() []string
 }
 
 // NewHealth returns the state; the loop counts as stuck when it has not

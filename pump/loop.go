@@ -67,6 +67,9 @@ type Options struct {
 	Outputs []*Output
 	Logger  *zap.Logger
 	Health  *Health
+	// Share, for a daemon that drains several sources, is what their loops
+	// know of each other's leases; nil for one source.
+	Share *LeaseShare
 }
 
 // Loop is the drain loop of one analytics list: it drains the list into
@@ -94,6 +97,12 @@ type Loop struct {
 	groupReady                              bool // the stream's consumer group exists
 	// lease is kept between two Runs across a reload (see ErrReload).
 	lease *leaseKeeper
+	// share, freeSince and leftUntil spread the leases between instances
+	// (see LeaseShare): since when this loop has seen its lease free, and
+	// until when it leaves a lease it gave back to the others.
+	share     *LeaseShare
+	freeSince time.Time
+	leftUntil time.Time
 	// causes are the kinds of cause already logged for the Redis condition
 	// now in force.
 	causesMu sync.Mutex
@@ -102,7 +111,10 @@ type Loop struct {
 
 // New prepares the loop; nothing is read before Run.
 func New(o Options) *Loop {
-	p := &Loop{queue: o.Queue, stream: o.Stream, log: o.Logger, health: o.Health, metrics: newMetrics()}
+	p := &Loop{queue: o.Queue, stream: o.Stream, log: o.Logger, health: o.Health, metrics: newMetrics(), share: o.Share}
+	if p.share == nil {
+		p.share = NewLeaseShare(1)
+	}
 	p.Update(o.Settings, o.Outputs)
 	return p
 }
@@ -182,6 +194,7 @@ func (p *Loop) Run(ctx context.Context) (err error) {
 				lease.stop()
 			}
 			p.releaseLease()
+			p.leave()
 		}
 		if cut.Load() {
 			err = ErrStopDeadline
@@ -200,8 +213,17 @@ func (p *Loop) Run(ctx context.Context) (err error) {
 			}
 			lease.stop()
 			lease = nil
-			p.health.SetHolder(false)
+			p.notHolding()
 			p.log.Warn("lost the drain lease; standing by", zap.String("key", p.queue.Key()))
+		}
+		if p.present(ctx, lease != nil) {
+			if replay != nil {
+				replay.stop()
+				replay = nil
+			}
+			lease.stop()
+			lease = nil
+			p.releaseLease()
 		}
 		if lease == nil {
 			lease = p.tryLease(ctx)

@@ -72,10 +72,12 @@ var (
 		"1 for what the last Redis round trip said (ok, oom, readonly, loading, auth, redirect, unreachable, error), 0 for the others.", []string{"state"}, nil)
 )
 
-// Describe implements prometheus.Collector.
+// Describe implements prometheus.Collector. A daemon that drains several
+// sources registers each loop with a source label; the pumps' own counts,
+// which the loops share, are OutputMetrics'.
 func (p *Loop) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRead, descUndecodable, descUntrimmed, descWritten, descFiltered,
-		descFilterProblems, descParked, descDead, descReplayed, descDown, descBacklog, descInFlight, descHolder, descAcquired, descLastDrain, descLastProgress, descRedisUp, descRedisState, descUnreplicated} {
+	for _, d := range []*prometheus.Desc{descRead, descUndecodable, descUntrimmed, descBacklog, descInFlight,
+		descHolder, descAcquired, descLastDrain, descLastProgress, descRedisUp, descRedisState, descUnreplicated} {
 		ch <- d
 	}
 	p.metrics.writeDuration.Describe(ch)
@@ -96,15 +98,6 @@ func (p *Loop) Collect(ch chan<- prometheus.Metric) {
 	counter(descRead, p.read.Load())
 	counter(descUndecodable, p.decodeFailed.Load())
 	counter(descUntrimmed, p.untrimmed.Load())
-	for _, out := range outputs {
-		counter(descWritten, out.Stats.Written.Load(), out.Name)
-		counter(descFiltered, out.Stats.Filtered.Load(), out.Name)
-		counter(descFilterProblems, out.match.Problems(), out.Name)
-		counter(descParked, out.Stats.Parked.Load(), out.Name)
-		counter(descDead, out.Stats.Dead.Load(), out.Name)
-		counter(descReplayed, out.Stats.Replayed.Load(), out.Name)
-		gauge(descDown, boolFloat(out.parking.Load()), out.Name)
-	}
 	gauge(descInFlight, float64(p.inFlight.Load()))
 	gauge(descHolder, boolFloat(p.health.Holder()))
 	counter(descAcquired, p.acquisitions.Load())
@@ -146,4 +139,41 @@ func boolFloat(b bool) float64 {
 	return 0
 }
 
-var _ prometheus.Collector = (*Loop)(nil)
+// OutputMetrics serves the pumps' counts once, however many loops feed
+// them: the function returns the pumps that run now, so a reload can swap
+// them.
+type OutputMetrics func() []*Output
+
+var outputDescs = []*prometheus.Desc{descWritten, descFiltered, descFilterProblems, descParked, descDead, descReplayed, descDown}
+
+// Describe implements prometheus.Collector.
+func (OutputMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range outputDescs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m OutputMetrics) Collect(ch chan<- prometheus.Metric) {
+	for _, out := range m() {
+		for _, c := range []struct {
+			d *prometheus.Desc
+			v float64
+		}{
+			{descWritten, float64(out.Stats.Written.Load())},
+			{descFiltered, float64(out.Stats.Filtered.Load())},
+			{descFilterProblems, float64(out.match.Problems())},
+			{descParked, float64(out.Stats.Parked.Load())},
+			{descDead, float64(out.Stats.Dead.Load())},
+			{descReplayed, float64(out.Stats.Replayed.Load())},
+		} {
+			ch <- prometheus.MustNewConstMetric(c.d, prometheus.CounterValue, c.v, out.Name)
+		}
+		ch <- prometheus.MustNewConstMetric(descDown, prometheus.GaugeValue, boolFloat(out.parking.Load()), out.Name)
+	}
+}
+
+var (
+	_ prometheus.Collector = (*Loop)(nil)
+	_ prometheus.Collector = OutputMetrics(nil)
+)

@@ -86,10 +86,13 @@ redis.call('DEL', KEYS[2])
 return 1
 `)
 
-// KEYS: lease. ARGV: the dead holder's token, ours, ttl ms.
+// KEYS: lease, presence. ARGV: the dead holder's token, ours, ttl ms. The
+// dead run leaves the count of instances too, or the others would make
+// room for it.
 var takeoverScript = newScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `)
 
@@ -116,7 +119,7 @@ func (q *Queue) Acquire(ctx context.Context) (bool, error) {
 	}
 	// Only if the value is still the dead holder's: another standby may
 	// have taken it over meanwhile.
-	n, err = takeoverScript.Run(ctx, q.client, []string{q.LeaseKey()}, cur, q.token, q.ttl.Milliseconds()).Int()
+	n, err = takeoverScript.Run(ctx, q.client, []string{q.LeaseKey(), q.presenceKey()}, cur, q.token, q.ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis: take lease %s over from %s: %w", q.LeaseKey(), cur, err)
 	}

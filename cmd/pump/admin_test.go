@@ -146,17 +146,24 @@ func TestStatusAndPprofBehindTheAdminToken(t *testing.T) {
 		f := states(s)["flaky"]
 		return f.State == "parking" && f.Parked != nil && *f.Parked > 0
 	})
-	if !s.Lease.Held || !strings.HasPrefix(s.Lease.Holder, "status-test/") || s.Instance != "status-test" {
-		t.Errorf("lease %+v of instance %q: want it held by status-test", s.Lease, s.Instance)
+	if len(s.Sources) != 1 {
+		t.Fatalf("sources %+v: want the one list %s", s.Sources, analytics.DefaultKey)
+	}
+	src := s.Sources[0]
+	if !src.Lease.Held || !strings.HasPrefix(src.Lease.Holder, "status-test/") || s.Instance != "status-test" {
+		t.Errorf("lease %+v of instance %q: want it held by status-test", src.Lease, s.Instance)
 	}
 	if s.Build.Go == "" || s.Build.Version == "" || s.Ready != "ok" {
 		t.Errorf("build %+v, ready %q", s.Build, s.Ready)
 	}
-	if s.Dead == nil || *s.Dead != 0 || s.Backlog == nil {
-		t.Errorf("dead letters %v, backlog %v: want 0 and a number", s.Dead, s.Backlog)
+	if src.Dead == nil || *src.Dead != 0 || src.Backlog == nil {
+		t.Errorf("dead letters %v, backlog %v: want 0 and a number", src.Dead, src.Backlog)
 	}
-	if s.Source != (sourceStatus{Key: analytics.DefaultKey, Mode: "list"}) {
-		t.Errorf("source %+v: want the list %s", s.Source, analytics.DefaultKey)
+	if src.Key != analytics.DefaultKey || src.Mode != "list" || src.Group != "" {
+		t.Errorf("source %+v: want the list %s", src, analytics.DefaultKey)
+	}
+	if n := src.Parked["flaky"]; n == nil || *n != *states(s)["flaky"].Parked {
+		t.Errorf("the source's parked list of flaky %v: want the pump's %v", n, states(s)["flaky"].Parked)
 	}
 	got := states(s)
 	if got["d"].State != "writing" || got["d"].Type != "dummy" || got["d"].Written != 20 {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -21,7 +22,7 @@ import (
 
 func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: pump dlq list [--limit N] | replay [--pump NAME] [--include-undecodable] [--limit N] | drop --yes   (with -c FILE)")
+		fmt.Fprintln(stderr, "usage: pump dlq list [--limit N] | replay [--pump NAME] [--include-undecodable] [--limit N] | drop --yes   (with -c FILE, and --source KEY when it drains several)")
 		return exitConfig
 	}
 	sub, args := args[0], args[1:]
@@ -31,11 +32,17 @@ func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	pumpName := fs.String("pump", "", "replay: only this pump's dead letters, written straight to it (else each letter goes to its pump's parked list)")
 	undecodable := fs.Bool("include-undecodable", false, "replay: also the letters no pump could decode")
 	yes := fs.Bool("yes", false, "drop: really delete every dead letter")
+	sourceKey := fs.String("source", "", "the source whose dead letters these are, by its key (needed when the configuration has several)")
 	if code, stop := parseFlags(fs, args, stderr); stop {
 		return code
 	}
 	cfg, ok := loadConfig(fs, *path, stderr)
 	if !ok {
+		return exitConfig
+	}
+	src, err := pickSource(cfg, *sourceKey)
+	if err != nil {
+		fmt.Fprintf(stderr, "pump: %v\n", err)
 		return exitConfig
 	}
 	client, err := newRedisClient(cfg.Redis)
@@ -44,7 +51,7 @@ func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	defer client.Close()
-	q := storage.NewQueue(client, cfg.SourceList()[0].Key, "dlq", cfg.LeaseTTL.D())
+	q := storage.NewQueue(client, src.Key, "dlq", cfg.LeaseTTL.D())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
@@ -52,7 +59,7 @@ func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	case "list":
 		err = dlqList(ctx, q, *limit, stdout)
 	case "replay":
-		err = dlqReplay(ctx, cfg, q, pump.DeadReplay{Pump: *pumpName, IncludeUndecodable: *undecodable, Limit: *limit}, stdout, stderr)
+		err = dlqReplay(ctx, cfg, src, q, pump.DeadReplay{Pump: *pumpName, IncludeUndecodable: *undecodable, Limit: *limit}, stdout, stderr)
 	case "drop":
 		if !*yes {
 			fmt.Fprintln(stderr, "pump: dlq drop deletes every dead letter for good; add --yes to do it")
@@ -71,6 +78,22 @@ func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// pickSource is the source named key, or the only one when key is "".
+func pickSource(cfg config.Config, key string) (config.Input, error) {
+	sources := cfg.SourceList()
+	var keys []string
+	for _, s := range sources {
+		if s.Key == key || key == "" && len(sources) == 1 {
+			return s, nil
+		}
+		keys = append(keys, s.Key)
+	}
+	if key == "" {
+		return config.Input{}, fmt.Errorf("--source: the configuration drains %d sources (%s): name one", len(sources), strings.Join(keys, ", "))
+	}
+	return config.Input{}, fmt.Errorf("--source: no source %q in the configuration (%s)", key, strings.Join(keys, ", "))
 }
 
 func dlqList(ctx context.Context, q *storage.Queue, limit int64, w io.Writer) error {
@@ -120,8 +143,8 @@ func preview(b []byte) string {
 // delivery path; without, each letter moves to the parked list of the pump
 // that refused it, for the running daemon to replay. Letters not taken stay
 // exactly where they are.
-func dlqReplay(ctx context.Context, cfg config.Config, q *storage.Queue, r pump.DeadReplay, w, stderr io.Writer) error {
-	if r.IncludeUndecodable && r.Pump == "" && cfg.SourceList()[0].Mode == config.ModeStreams {
+func dlqReplay(ctx context.Context, cfg config.Config, src config.Input, q *storage.Queue, r pump.DeadReplay, w, stderr io.Writer) error {
+	if r.IncludeUndecodable && r.Pump == "" && src.Mode == config.ModeStreams {
 		// Their way back is the main list, which a stream source has not.
 		return fmt.Errorf("--include-undecodable without --pump: the undecodable letters of stream %s can go back only through a pump (--pump NAME)", q.Key())
 	}
@@ -151,7 +174,7 @@ func dlqReplay(ctx context.Context, cfg config.Config, q *storage.Queue, r pump.
 	}
 	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()),
 		zapcore.AddSync(stderr), zap.WarnLevel))
-	loop := pump.New(pump.Options{Settings: loopSettings(cfg), Queue: q, Outputs: outputs, Logger: log, Health: pump.NewHealth(time.Hour)})
+	loop := pump.New(pump.Options{Settings: loopSettings(cfg, src), Queue: q, Outputs: outputs, Logger: log, Health: pump.NewHealth(time.Hour)})
 	rep, err := loop.ReplayDead(ctx, r)
 	if r.Pump != "" {
 		fmt.Fprintf(w, "replayed %d dead letters into pump %s; %d refused again (still dead, with the new reason), %d left out by its filters, %d not taken\n",

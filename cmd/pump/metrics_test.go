@@ -80,7 +80,8 @@ func TestMetricsAfterADrain(t *testing.T) {
 	testutil.Eventually(t, time.Minute, "drained", func() bool { return listLen(t, r, key) == 0 })
 
 	m := scrape(t, d.HealthAddr)
-	skipped := 3000 / 7 // user-1 is every seventh record
+	src := "source=" + key // the loop's own counts say which source
+	skipped := 3000 / 7    // user-1 is every seventh record
 	if 3000%7 > 1 {
 		skipped++
 	}
@@ -88,19 +89,19 @@ func TestMetricsAfterADrain(t *testing.T) {
 		metric, labels string
 		want           float64
 	}{
-		{"pump_records_read_total", "", float64(3000 + len(poison))},
-		{"pump_records_undecodable_total", "", float64(len(poison))},
+		{"pump_records_read_total", src, float64(3000 + len(poison))},
+		{"pump_records_undecodable_total", src, float64(len(poison))},
 		{"pump_records_written_total", "pump=good", float64(3000 - skipped)},
 		{"pump_records_filtered_total", "pump=good", float64(skipped)},
 		{"pump_records_parked_total", "pump=flaky", 3000},
 		{"pump_records_written_total", "pump=flaky", 0},
-		{"pump_backlog_records", "list=main,pump=", 0},
-		{"pump_backlog_records", "list=dead,pump=", float64(len(poison))},
-		{"pump_backlog_records", "list=parked,pump=flaky", 3000},
-		{"pump_lease_holder", "", 1},
-		{"pump_lease_acquisitions_total", "", 1},
-		{"pump_redis_up", "", 1},
-		{"pump_batches_in_flight", "", 0},
+		{"pump_backlog_records", "list=main,pump=," + src, 0},
+		{"pump_backlog_records", "list=dead,pump=," + src, float64(len(poison))},
+		{"pump_backlog_records", "list=parked,pump=flaky," + src, 3000},
+		{"pump_lease_holder", src, 1},
+		{"pump_lease_acquisitions_total", src, 1},
+		{"pump_redis_up", src, 1},
+		{"pump_batches_in_flight", src, 0},
 	} {
 		if got := m[c.metric].get(c.labels); got != c.want {
 			t.Errorf("%s{%s} = %v, want %v", c.metric, c.labels, got, c.want)

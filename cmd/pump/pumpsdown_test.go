@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
@@ -74,7 +75,7 @@ func TestAPumpThatCannotStartIsNotReadyInTheLogAndNamedByReadyz(t *testing.T) {
 	testutil.Eventually(t, time.Minute, "good wrote everything, bad's share parked", func() bool {
 		return testutil.CountLines(t, good) == 500 && listLen(t, r, parked) == 500
 	})
-	if at := scrape(t, d.HealthAddr)["pump_last_progress_timestamp_seconds"].get(""); at < float64(started.Unix()) {
+	if at := scrape(t, d.HealthAddr)["pump_last_progress_timestamp_seconds"].get("source=" + analytics.DefaultKey); at < float64(started.Unix()) {
 		t.Errorf("pump_last_progress_timestamp_seconds = %v, want a time after the start (%d)", at, started.Unix())
 	}
 

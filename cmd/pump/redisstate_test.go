@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
@@ -37,7 +38,7 @@ func TestAReplicasAddressIsReportedAsReadOnlyOnceNotAsUnreachable(t *testing.T) 
 	})
 	testutil.Eventually(t, 10*time.Second, "pump_redis_state{state=readonly} 1", func() bool {
 		m := scrape(t, d.HealthAddr)["pump_redis_state"]
-		return m.get("state=readonly") == 1 && m.get("state=ok") == 0
+		return m.get("source="+analytics.DefaultKey+",state=readonly") == 1 && m.get("source="+analytics.DefaultKey+",state=ok") == 0
 	})
 	// The pings succeed meanwhile (reads work on a replica): the condition
 	// must hold through them and through ten refused lease attempts, and be

@@ -24,7 +24,7 @@ var restartOnly = []string{"redis", "health-check-address", "health-check-path",
 
 // applyReload re-reads the configuration. An invalid file, or a new pump
 // that cannot start, leaves everything running as it was. Otherwise the
-// loop is stopped the way a stop signal stops it (batches in flight are
+// loops are stopped the way a stop signal stops it (batches in flight are
 // written and trimmed, so nothing is lost or written twice), changed and
 // removed pumps are flushed and closed, the new ones swapped in, and the
 // caller starts the loop again.
@@ -104,7 +104,9 @@ func (d *daemon) applyReload(stopLoop func(), loopDone <-chan error) error {
 	sort.Slice(outputs, func(i, j int) bool { return outputs[i].Name < outputs[j].Name })
 	d.setOutputs(outputs)
 	d.cfg = next
-	d.loop.Update(loopSettings(next), fed(next.SourceList()[0], outputs))
+	for _, dr := range d.drains { // sources are restart-only: dr.src stays
+		dr.loop.Update(loopSettings(next, dr.src), fed(dr.src, outputs))
+	}
 	if len(removed) > 0 {
 		d.log.Warn("removed pumps keep their parked lists in Redis until they come back",
 			zap.Strings("removed", removed))

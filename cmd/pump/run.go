@@ -98,9 +98,19 @@ type daemon struct {
 	statusLine *statusline.Line
 
 	registry *prometheus.Registry
-	loop     *pump.Loop
+	drains   []*drain // one per source
+	healths  *pump.Healths
 	mu       sync.Mutex // guards outputs against a concurrent scrape
 	outputs  []*pump.Output
+}
+
+// drain is one source the daemon drains: its loop, the lease and lists
+// of its key, and its health.
+type drain struct {
+	src    config.Input
+	queue  *storage.Queue
+	health *pump.Health
+	loop   *pump.Loop
 }
 
 // run starts the sinks, the HTTP server and the loop, serves reloads, and
@@ -135,40 +145,26 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 		return err
 	}
 	d.setOutputs(outputs)
-	d.registry.MustRegister(sinkMetrics{d})
+	d.registry.MustRegister(sinkMetrics{d}, pump.OutputMetrics(d.currentOutputs))
 
 	client, err := newRedisClient(cfg.Redis)
 	if err != nil {
 		return err
 	}
-	src := cfg.SourceList()[0] // validated: one
-	queue := storage.NewQueue(client, src.Key, cfg.InstanceID, cfg.LeaseTTL.D())
-	queue.SetWaitReplicas(cfg.Redis.WaitReplicas, cfg.Redis.WaitTimeout.D())
-	queue.OnReplication(func(ok bool, acked, want int) {
-		if ok {
-			log.Info("trims acknowledged by the replicas again", zap.Int("replicas", acked), zap.Int("wait-replicas", want))
-			return
-		}
-		log.Warn("trims not acknowledged by enough replicas within redis.wait-timeout: a failover now may deliver their batches again",
-			zap.Int("acknowledged", acked), zap.Int("wait-replicas", want), zap.Duration("wait-timeout", cfg.Redis.WaitTimeout.D()))
-	})
-	queue.OnTakeover(func(dead string) {
-		log.Warn("took the drain lease over from a dead instance on this host, without waiting out its TTL", zap.String("dead_holder", dead))
-	})
-
-	health := pump.NewHealth(staleAfter(cfg))
-	health.PumpsDown = d.pumpsDown
-	// The loop exists before the server, whose /status reads it.
-	var stream *storage.Stream
-	if src.Mode == config.ModeStreams {
-		stream = storage.NewStream(client, src.Key, storage.StreamOptions{Group: src.Group, Consumer: cfg.InstanceID, Field: src.Field})
+	// The loops exist before the server, whose /status reads them.
+	sources := cfg.SourceList()
+	share := pump.NewLeaseShare(len(sources))
+	d.healths = &pump.Healths{PumpsDown: d.pumpsDown}
+	for _, src := range sources {
+		dr := d.newDrain(client, src, share)
+		d.drains = append(d.drains, dr)
+		d.healths.Add(src.Key, dr.health)
+		prometheus.WrapRegistererWith(prometheus.Labels{"source": src.Key}, d.registry).MustRegister(dr.loop)
 	}
-	d.loop = pump.New(pump.Options{Settings: loopSettings(cfg), Queue: queue, Stream: stream, Outputs: fed(src, outputs), Logger: log, Health: health})
-	d.registry.MustRegister(d.loop)
 	srv, err := server.New(server.Options{
 		Addr: cfg.HealthCheckAddress, HealthPath: cfg.HealthCheckPath, Middlewares: cfg.Server.Middlewares, Settings: httpSettings(cfg.Server),
-		Prober: health, Registry: d.registry, Logger: log, Admin: d.adminRoutes(),
-		Pprof: cfg.Server.Pprof, Status: d.status(queue, health),
+		Prober: d.healths, Registry: d.registry, Logger: log, Admin: d.adminRoutes(),
+		Pprof: cfg.Server.Pprof, Status: d.status(),
 	})
 	if err != nil {
 		return err
@@ -189,24 +185,23 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	if d.statusLine != nil {
 		statusCtx, stopStatus := context.WithCancel(context.Background())
 		defer stopStatus()
-		go d.showStatus(statusCtx, d.statusLine, queue)
+		go d.showStatus(statusCtx, d.statusLine)
 	}
-	health.SetStarted()
-	notify := systemdNotifier(log, health)
+	d.healths.SetStarted()
+	notify := systemdNotifier(log, d.healths)
 	defer notify.stop()
 	notify.send(sd.SdNotifyReady)
 
 	for {
 		ctx, cancel := context.WithCancelCause(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.loop.Run(ctx) }()
+		done := d.runLoops(ctx, cancel)
 		var runErr error
 		stopped := false
 	wait:
 		for {
 			select {
 			case <-stop:
-				health.SetStopping()
+				d.healths.SetStopping()
 				notify.send(sd.SdNotifyStopping)
 				log.Info("stop signal: finishing the batches in flight (a second signal exits at once)",
 					zap.Duration("shutdown_timeout", cfg.ShutdownTimeout.D()))
@@ -237,8 +232,63 @@ func (d *daemon) run(stop <-chan struct{}) (err error) {
 	}
 }
 
+// newDrain prepares the loop of src, feeding the pumps it names.
+func (d *daemon) newDrain(client storage.Client, src config.Input, share *pump.LeaseShare) *drain {
+	cfg := d.cfg
+	log := d.log.With(zap.String("source", src.Key))
+	queue := storage.NewQueue(client, src.Key, cfg.InstanceID, cfg.LeaseTTL.D())
+	queue.SetWaitReplicas(cfg.Redis.WaitReplicas, cfg.Redis.WaitTimeout.D())
+	queue.OnReplication(func(ok bool, acked, want int) {
+		if ok {
+			log.Info("trims acknowledged by the replicas again", zap.Int("replicas", acked), zap.Int("wait-replicas", want))
+			return
+		}
+		log.Warn("trims not acknowledged by enough replicas within redis.wait-timeout: a failover now may deliver their batches again",
+			zap.Int("acknowledged", acked), zap.Int("wait-replicas", want), zap.Duration("wait-timeout", cfg.Redis.WaitTimeout.D()))
+	})
+	queue.OnTakeover(func(dead string) {
+		log.Warn("took the drain lease over from a dead instance on this host, without waiting out its TTL", zap.String("dead_holder", dead))
+	})
+	var stream *storage.Stream
+	if src.Mode == config.ModeStreams {
+		stream = storage.NewStream(client, src.Key, storage.StreamOptions{Group: src.Group, Consumer: cfg.InstanceID, Field: src.Field})
+	}
+	health := pump.NewHealth(staleAfter(cfg))
+	loop := pump.New(pump.Options{Settings: loopSettings(cfg, src), Queue: queue, Stream: stream,
+		Outputs: fed(src, d.outputs), Logger: log, Health: health, Share: share})
+	return &drain{src: src, queue: queue, health: health, loop: loop}
+}
+
+// runLoops runs every source's loop until ctx ends; the first to return
+// ends the others. The channel has their errors once all returned.
+func (d *daemon) runLoops(ctx context.Context, cancel context.CancelCauseFunc) <-chan error {
+	done := make(chan error, 1)
+	errs := make([]error, len(d.drains))
+	var wg sync.WaitGroup
+	for i, dr := range d.drains {
+		wg.Go(func() {
+			errs[i] = dr.loop.Run(ctx)
+			cancel(nil) // no effect once ctx ended (a stop, a reload)
+		})
+	}
+	go func() {
+		wg.Wait()
+		done <- errors.Join(errs...)
+	}()
+	return done
+}
+
+// records sums what the loops read and could not decode.
+func (d *daemon) records() (read, undecodable int64) {
+	for _, dr := range d.drains {
+		r, u := dr.loop.Records()
+		read, undecodable = read+r, undecodable+u
+	}
+	return read, undecodable
+}
+
 func (d *daemon) logTotals() {
-	read, undecodable := d.loop.Records()
+	read, undecodable := d.records()
 	fields := []zap.Field{zap.Int64("read", read), zap.Int64("dead_lettered_undecodable", undecodable)}
 	fields = append(fields, pump.PumpsField(d.outputs, func(_ int, out *pump.Output) []zap.Field {
 		return []zap.Field{zap.Int64("written", out.Stats.Written.Load()), zap.Int64("parked", out.Stats.Parked.Load())}
@@ -264,10 +314,9 @@ func closeShare(total time.Duration) time.Duration {
 
 // loopSettings are the loop's settings, with its share of the shutdown
 // timeout: what closeShare leaves.
-func loopSettings(cfg config.Config) pump.Settings {
+func loopSettings(cfg config.Config, src config.Input) pump.Settings {
 	total := cfg.ShutdownTimeout.D()
 	s := pump.SettingsOf(cfg, total-closeShare(total))
-	src := cfg.SourceList()[0]
 	s.ClaimIdle, s.MaxDeliveries = src.ClaimIdle.D(), src.MaxDeliveries
 	return s
 }
@@ -387,9 +436,11 @@ func closeRedisClient(log *zap.Logger, client storage.Client) func(context.Conte
 }
 
 // pumpsDown names the current pumps that are down, for /readyz.
-func (d *daemon) pumpsDown() []string {
+func (d *daemon) pumpsDown() []string { return pump.DownNames(d.currentOutputs()) }
+
+// currentOutputs are the pumps that run now, for a scrape or a probe.
+func (d *daemon) currentOutputs() []*pump.Output {
 	d.mu.Lock()
-	outputs := d.outputs
-	d.mu.Unlock()
-	return pump.DownNames(outputs)
+	defer d.mu.Unlock()
+	return d.outputs
 }

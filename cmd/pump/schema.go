@@ -73,8 +73,8 @@ func configSchema() map[string]any {
 				item := settings.Schema(config.InputDefaults(), settings.Options{
 					Help: func(key string) string { return sourceKeyHelp[key] }, TypeSchema: configTypeSchema})
 				item["required"] = []any{"key"}
-				return map[string]any{"type": "array", "maxItems": 1, "items": item,
-					"description": "what to drain: one source (several per daemon are not supported yet); none: the list analytics-key"}, true
+				return map[string]any{"type": "array", "items": item,
+					"description": "what to drain: lists and streams, each with its own lease or group, dead and parked lists; none: the list analytics-key"}, true
 			}
 			return nil, false
 		},

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pumpd/pump/internal/statusline"
 	"github.com/pumpd/pump/pumps/stdout"
-	"github.com/pumpd/pump/storage"
 )
 
 // statusEvery is how often the terminal's status line is redrawn.
@@ -30,7 +29,7 @@ func shareTerminal(line *statusline.Line, logTo []string) {
 
 // showStatus redraws the status line until ctx ends: records read per
 // second over the last two seconds, the backlog, and what each pump wrote.
-func (d *daemon) showStatus(ctx context.Context, line *statusline.Line, queue *storage.Queue) {
+func (d *daemon) showStatus(ctx context.Context, line *statusline.Line) {
 	t := time.NewTicker(statusEvery)
 	defer t.Stop()
 	type sample struct {
@@ -40,7 +39,7 @@ func (d *daemon) showStatus(ctx context.Context, line *statusline.Line, queue *s
 	var window []sample // the last two seconds
 	backlog := "?"
 	for tick := 0; ; tick++ {
-		read, _ := d.loop.Records()
+		read, _ := d.records()
 		now := time.Now()
 		window = append(window, sample{now, read})
 		for len(window) > 1 && now.Sub(window[0].at) > 2*time.Second {
@@ -52,7 +51,7 @@ func (d *daemon) showStatus(ctx context.Context, line *statusline.Line, queue *s
 		}
 		if tick%4 == 0 { // LLEN once a second is plenty
 			lctx, cancel := context.WithTimeout(ctx, statusEvery)
-			if n, err := d.loop.Backlog(lctx); err == nil {
+			if n, err := d.backlog(lctx); err == nil {
 				backlog = fmt.Sprint(n)
 			} else {
 				backlog = "?"
@@ -76,4 +75,17 @@ func (d *daemon) showStatus(ctx context.Context, line *statusline.Line, queue *s
 		case <-t.C:
 		}
 	}
+}
+
+// backlog sums the sources' lengths.
+func (d *daemon) backlog(ctx context.Context) (int64, error) {
+	var total int64
+	for _, dr := range d.drains {
+		n, err := dr.loop.Backlog(ctx)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
 }

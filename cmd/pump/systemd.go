@@ -17,7 +17,7 @@ type notifier struct {
 	done chan struct{}
 }
 
-func systemdNotifier(log *zap.Logger, health *pump.Health) *notifier {
+func systemdNotifier(log *zap.Logger, health *pump.Healths) *notifier {
 	n := &notifier{log: log, done: make(chan struct{})}
 	interval, err := sd.SdWatchdogEnabled(false)
 	if err != nil || interval == 0 {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/internal/testing/testutil"
 )
 
@@ -72,7 +73,7 @@ func failoverDuplicates(t *testing.T, extra string) (dups, during, unreplicated 
 		n, err := c.LLen(ctx, key).Result()
 		return err == nil && n == 0
 	})
-	unreplicated = int(scrape(t, d.HealthAddr)["pump_trims_unreplicated_total"].get(""))
+	unreplicated = int(scrape(t, d.HealthAddr)["pump_trims_unreplicated_total"].get("source=" + analytics.DefaultKey))
 	topoStop(t, p)
 	acc := testutil.Tally(ids(testutil.ReadJSONLines(t, out)), 0, total)
 	if len(acc.Missing) > 0 {

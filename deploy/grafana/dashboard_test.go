@@ -18,15 +18,16 @@ type sample struct {
 }
 
 // The shared lists' backlog as every instance exports it: the holder and a
-// standby read the same Redis lists.
+// standby read the same Redis lists, of two sources.
 var backlogSeries = func() []map[string]string {
 	var out []map[string]string
 	for _, instance := range []string{"a:7070", "b:7070"} {
-		for _, s := range []struct{ list, pump, value string }{
-			{"main", "", "100"}, {"dead", "", "3"}, {"parked", "csv", "5"}, {"parked", "kafka", "7"},
+		for _, s := range []struct{ source, list, pump, value string }{
+			{"s1", "main", "", "100"}, {"s1", "dead", "", "3"}, {"s1", "parked", "csv", "5"}, {"s1", "parked", "kafka", "7"},
+			{"s2", "main", "", "50"}, {"s2", "dead", "", "1"}, {"s2", "parked", "csv", "2"},
 		} {
 			out = append(out, map[string]string{
-				"series": `pump_backlog_records{instance="` + instance + `",job="pump",list="` + s.list + `",pump="` + s.pump + `"}`,
+				"series": `pump_backlog_records{instance="` + instance + `",job="pump",list="` + s.list + `",pump="` + s.pump + `",source="` + s.source + `"}`,
 				"values": s.value + "x10",
 			})
 		}
@@ -34,15 +35,16 @@ var backlogSeries = func() []map[string]string {
 	return out
 }()
 
-// What each panel over the backlog must show with two instances: the
-// backlog once, not twice.
+// What each panel over the backlog must show with two instances: each
+// source's backlog once, not twice, and the sources apart.
 var wantBacklog = map[string][]sample{
-	"Backlog (main list)": {{"{}", 100}},
-	"Dead letters":        {{"{}", 3}},
-	"Parked records":      {{"{}", 12}},
+	"Backlog (main list)": {{"{}", 150}},
+	"Dead letters":        {{"{}", 4}},
+	"Parked records":      {{"{}", 14}},
 	"Backlog": {
-		{`{list="main"}`, 100}, {`{list="dead"}`, 3},
-		{`{list="parked", pump="csv"}`, 5}, {`{list="parked", pump="kafka"}`, 7},
+		{`{list="main", source="s1"}`, 100}, {`{list="dead", source="s1"}`, 3},
+		{`{list="parked", pump="csv", source="s1"}`, 5}, {`{list="parked", pump="kafka", source="s1"}`, 7},
+		{`{list="main", source="s2"}`, 50}, {`{list="dead", source="s2"}`, 1}, {`{list="parked", pump="csv", source="s2"}`, 2},
 	},
 }
 
