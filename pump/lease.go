@@ -105,6 +105,9 @@ func (p *Loop) releaseLease() {
 
 // leave takes this run out of the count of instances, at a stop.
 func (p *Loop) leave() {
+	if p.share.sources < 2 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := p.queue.Absent(ctx); err != nil {
@@ -127,6 +130,9 @@ func (p *Loop) notHolding() {
 // lease out of the count when so: the caller gives it back. A failed
 // count changes nothing.
 func (p *Loop) present(ctx context.Context, holding bool) (giveBack bool) {
+	if p.share.sources < 2 {
+		return false // one lease is every daemon's share: no count, no key
+	}
 	// Counted in until two of this loop's rounds were missed.
 	live, err := p.queue.Present(ctx, 2*max(p.queue.TTL(), p.cfg.Interval))
 	if err != nil {
