@@ -33,13 +33,6 @@ type LeaseShare struct {
 // NewLeaseShare returns the share of a daemon that drains sources sources.
 func NewLeaseShare(sources int) *LeaseShare { return &LeaseShare{sources: sources} }
 
-// Held is how many of the daemon's loops hold their lease.
-func (s *LeaseShare) Held() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.held
-}
-
 // tryLease takes the lease if it is free and this daemon's turn (see
 // LeaseShare), or renews it.
 func (p *Loop) tryLease(ctx context.Context) *leaseKeeper {
