@@ -90,6 +90,8 @@ func TestByteSizeErrorsNameTheKey(t *testing.T) {
 		{"batch-max-bytes: [1]", "batch-max-bytes: want a size"},
 		{"batch-max-bytes: 100", "batch-max-bytes: must be between 1KiB and 1GiB, got 100"},
 		{"batch-max-bytes: 2GiB", "batch-max-bytes: must be between 1KiB and 1GiB, got 2GiB"},
+		{"read-ahead-bytes: 100", "read-ahead-bytes: must be at least 1KiB, got 100"},
+		{"read-ahead-bytes: soon", "read-ahead-bytes: want a size"},
 		{"memory-limit: -5MiB", "memory-limit: want a size"},
 		{"memory-limit: 1MiB", "memory-limit: must be 0 (no limit) or at least 16MiB, got 1MiB"},
 	}

@@ -32,6 +32,10 @@ type Config struct {
 	BatchSize int `yaml:"batch-size"`
 	// ReadAhead is how many batches may be in flight at once.
 	ReadAhead int `yaml:"read-ahead"`
+	// ReadAheadBytes bounds the bytes of those batches together: a window
+	// of big records stops reading at it, one of small records at
+	// ReadAhead batches. It never holds less than one full batch.
+	ReadAheadBytes ByteSize `yaml:"read-ahead-bytes"`
 	// BatchMaxBytes bounds one batch in bytes as BatchSize does in records:
 	// a read stops near it, and a larger record is a batch of its own.
 	BatchMaxBytes ByteSize `yaml:"batch-max-bytes"`
@@ -312,7 +316,8 @@ func Default() Config {
 		},
 		AnalyticsKey:    analytics.DefaultKey,
 		BatchSize:       1000,
-		ReadAhead:       4,
+		ReadAhead:       16,
+		ReadAheadBytes:  32 << 20,
 		BatchMaxBytes:   8 << 20,
 		MemoryLimit:     96 << 20,
 		ShutdownTimeout: Duration(30 * time.Second),

@@ -51,6 +51,9 @@ func (c *Config) Validate() error {
 	if c.BatchMaxBytes < 1<<10 || c.BatchMaxBytes > 1<<30 {
 		bad("batch-max-bytes", "must be between 1KiB and 1GiB, got %v", c.BatchMaxBytes)
 	}
+	if c.ReadAheadBytes < 1<<10 {
+		bad("read-ahead-bytes", "must be at least 1KiB, got %v", c.ReadAheadBytes)
+	}
 	if c.MemoryLimit != 0 && c.MemoryLimit < 16<<20 {
 		bad("memory-limit", "must be 0 (no limit) or at least 16MiB, got %v", c.MemoryLimit)
 	}

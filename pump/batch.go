@@ -33,6 +33,7 @@ type batch struct {
 	done       chan struct{}
 	// commits are the writes that hold b's records, to sync before the trim.
 	commits []commitPoint
+	held    int64 // bytes of the read-ahead window, given back at its trim
 }
 
 // finish records one pump's share of b; the last one closes done.
@@ -65,6 +66,19 @@ type chunk struct {
 	raws [][]byte
 	ids  []string // ids of raws, then of the entries of dead; nil for a list
 	dead [][]byte
+	held int64 // bytes of the read-ahead window it holds (set by the reader)
+}
+
+// size is the bytes of c's elements, what it holds of the window's budget.
+func (c chunk) size() int64 {
+	var n int64
+	for _, e := range c.raws {
+		n += int64(len(e))
+	}
+	for _, e := range c.dead {
+		n += int64(len(e))
+	}
+	return n
 }
 
 func (c chunk) empty() bool { return len(c.raws) == 0 && len(c.dead) == 0 }
@@ -73,6 +87,7 @@ func (c chunk) empty() bool { return len(c.raws) == 0 && len(c.dead) == 0 }
 func (p *Loop) decodeChunk(c chunk) *batch {
 	b := p.decodeEntries(c.raws, c.ids)
 	b.dead = append(b.dead, c.dead...)
+	b.held = c.held
 	return b
 }
 

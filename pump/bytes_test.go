@@ -158,3 +158,122 @@ func TestDeadLetterReplayStaysWithinTheByteBudget(t *testing.T) {
 		t.Errorf("%d letters left in the dead list", left)
 	}
 }
+
+// windowMeter is a list feed that keeps the bytes read and not yet settled,
+// and their high-water mark.
+type windowMeter struct {
+	feed
+	mu       sync.Mutex
+	inFlight int64
+	peak     int64
+}
+
+func (m *windowMeter) next(ctx context.Context, sz *sizer) (chunk, error) {
+	c, err := m.feed.next(ctx, sz)
+	m.mu.Lock()
+	m.inFlight += c.size()
+	m.peak = max(m.peak, m.inFlight)
+	m.mu.Unlock()
+	return c, err
+}
+
+func (m *windowMeter) settle(ctx context.Context, b *batch) error {
+	err := m.feed.settle(ctx, b)
+	if err == nil {
+		m.mu.Lock()
+		m.inFlight -= b.held
+		m.mu.Unlock()
+	}
+	return err
+}
+
+func (m *windowMeter) bytes() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.inFlight
+}
+
+// gatedSink holds its first write until open is closed.
+type gatedSink struct {
+	batchRecorder
+	open chan struct{}
+	once sync.Once
+}
+
+func (s *gatedSink) Write(ctx context.Context, batch []analytics.Record) error {
+	s.once.Do(func() { <-s.open })
+	return s.batchRecorder.Write(ctx, batch)
+}
+
+// The read-ahead window holds read-ahead batches of small records but only
+// read-ahead-bytes of big ones: with the sink stalled, the reader stops at
+// the bytes budget (it went on to 16 batches of 1.4 MB, 22 MB against a
+// budget of 8 MiB, before the budget existed), and every record arrives.
+func TestReadAheadWindowStaysWithinItsBytes(t *testing.T) {
+	r := testutil.StartRedis(t)
+	cfg := config.Default()
+	cfg.ReadAhead, cfg.BatchMaxBytes, cfg.ReadAheadBytes = 16, 2<<20, 8<<20
+	const n, size = 48, 700 << 10
+	ctx := context.Background()
+	for i := range n {
+		if err := r.Client().RPush(ctx, analytics.DefaultKey, bigRecord(t, i, size)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record := int64(len(bigRecord(t, 0, size)))
+	sink := &gatedSink{open: make(chan struct{})}
+	cfg.Pumps = map[string]config.Pump{"rec": config.PumpDefaults()}
+	out := &Output{Name: "rec", Sink: sink, Config: cfg.Pumps["rec"]}
+	q := storage.NewQueue(r.Client(), analytics.DefaultKey, "bytes-test", 10*time.Second)
+	p := New(Options{Settings: SettingsOf(cfg, 30*time.Second), Queue: q, Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
+	if ok, err := q.Acquire(ctx); !ok || err != nil {
+		t.Fatal("no lease", err)
+	}
+	lease := startLeaseKeeper(q, zap.NewNop(), func(error) {})
+	defer lease.stop()
+	meter := &windowMeter{feed: &listFeed{p: p}}
+	done := make(chan error, 1)
+	go func() { done <- p.drain(ctx, ctx, meter, lease.lost) }()
+
+	// With the first write stalled, let the reader fill the window; then
+	// give a reader that ignores the budget time to pass it.
+	full := int64(cfg.ReadAheadBytes) - record
+	testutil.Eventually(t, time.Minute, "the reader filling the window", func() bool { return meter.bytes() >= full })
+	time.Sleep(200 * time.Millisecond)
+	close(sink.open)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("peak of the window: %d bytes", meter.peak)
+	if limit := int64(cfg.ReadAheadBytes) + record; meter.peak > limit {
+		t.Errorf("the window held %d bytes at its peak; read-ahead-bytes %d (and one record): %d", meter.peak, cfg.ReadAheadBytes, limit)
+	}
+	if len(sink.ids) != n {
+		t.Fatalf("%d records delivered, want %d", len(sink.ids), n)
+	}
+	for i, id := range sink.ids {
+		if id != testutil.RecordID(i) {
+			t.Fatalf("record %d is %s, want %s: out of order or doubled", i, id, testutil.RecordID(i))
+		}
+	}
+}
+
+// The window always has room for one full batch: a read-ahead-bytes below
+// batch-max-bytes is raised to it rather than leaving the reader stuck.
+func TestSettingsWindowHoldsOneFullBatch(t *testing.T) {
+	cases := []struct {
+		window, batch config.ByteSize
+		want          int64
+	}{
+		{32 << 20, 8 << 20, 32 << 20},
+		{1 << 20, 8 << 20, 8 << 20},
+		{8 << 20, 8 << 20, 8 << 20},
+	}
+	for _, c := range cases {
+		cfg := config.Default()
+		cfg.ReadAheadBytes, cfg.BatchMaxBytes = c.window, c.batch
+		if got := SettingsOf(cfg, time.Second).ReadAheadBytes; got != c.want {
+			t.Errorf("read-ahead-bytes %v, batch-max-bytes %v: the loop's window holds %d bytes, want %d", c.window, c.batch, got, c.want)
+		}
+	}
+}

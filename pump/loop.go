@@ -20,6 +20,7 @@ type Settings struct {
 	BatchSize        int           // records per read, at most
 	BatchMaxBytes    int64         // bytes per read, about (a bigger record goes alone)
 	ReadAhead        int           // batches in flight at once
+	ReadAheadBytes   int64         // their bytes together, at most, and at least BatchMaxBytes (0: no bound but ReadAhead's)
 	Interval         time.Duration // between drains (purge-delay); the poll of an empty parked list too
 	Grace            time.Duration // for the batches in flight after the stop signal
 	DeadLetterMaxLen int64         // cap of the dead and parked lists (0: none)
@@ -48,7 +49,8 @@ func SettingsOf(cfg config.Config, grace time.Duration) Settings {
 	}
 	return Settings{
 		BatchSize: cfg.BatchSize, BatchMaxBytes: int64(cfg.BatchMaxBytes), ReadAhead: cfg.ReadAhead,
-		Interval: interval, Grace: grace, DeadLetterMaxLen: cfg.DeadLetterMaxLen, OmitDetails: cfg.OmitDetailedRecording,
+		ReadAheadBytes: max(int64(cfg.ReadAheadBytes), int64(cfg.BatchMaxBytes)), // room for one full batch
+		Interval:       interval, Grace: grace, DeadLetterMaxLen: cfg.DeadLetterMaxLen, OmitDetails: cfg.OmitDetailedRecording,
 		ProgressInterval: cfg.ProgressInterval.D(),
 		ClaimIdle:        DefaultClaimIdle, MaxDeliveries: DefaultMaxDeliveries,
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/pumpd/pump/filter"
 	"github.com/pumpd/pump/storage"
 )
 
@@ -83,7 +85,9 @@ type feed interface {
 //	                      └────────trimQ (read order)────▶ trimStage
 //
 // with a slot per batch in flight, taken by the reader and given back by
-// the trimmer, bounding memory.
+// the trimmer, and the batches' bytes counted against read-ahead-bytes,
+// bounding memory: small records fill the window's slots, big ones its
+// bytes.
 type drainRun struct {
 	p    *Loop
 	feed feed
@@ -94,6 +98,8 @@ type drainRun struct {
 	cancelAbort context.CancelCauseFunc
 
 	slots   chan struct{}
+	inBytes atomic.Int64  // of the batches read and not yet trimmed
+	freed   chan struct{} // a trim gave back bytes (one wake-up pending at most)
 	raw     chan chunk
 	trimQ   chan *batch
 	toPump  []chan *batch
@@ -104,7 +110,7 @@ func (p *Loop) newDrainRun(ctx, hard context.Context, f feed) *drainRun {
 	abort, cancel := context.WithCancelCause(hard)
 	n := p.cfg.ReadAhead
 	d := &drainRun{p: p, feed: f, ctx: ctx, abort: abort, cancelAbort: cancel,
-		slots: make(chan struct{}, n), raw: make(chan chunk, 1), trimQ: make(chan *batch, n),
+		slots: make(chan struct{}, n), freed: make(chan struct{}, 1), raw: make(chan chunk, 1), trimQ: make(chan *batch, n),
 		toPump: make([]chan *batch, len(p.outputs))}
 	for i := range d.toPump {
 		d.toPump[i] = make(chan *batch, n)
@@ -131,7 +137,7 @@ func (d *drainRun) readStage() {
 		// A batch of big records takes the slots of several, so the
 		// window's bytes stay within read-ahead batches' budget.
 		held := holdSlots(d.ctx, d.abort, d.slots, sz.room(window))
-		if d.ctx.Err() != nil || d.abort.Err() != nil {
+		if d.ctx.Err() != nil || d.abort.Err() != nil || !d.waitForBytes(sz) {
 			<-d.slots
 			releaseSlots(d.slots, held)
 			return
@@ -158,7 +164,47 @@ func (d *drainRun) readStage() {
 			return
 		}
 		p.inFlight.Add(1)
+		c.held = c.size()
+		d.inBytes.Add(c.held)
 		d.raw <- c
+	}
+}
+
+// waitForBytes waits until the window's bytes leave room for a fair share
+// of read-ahead-bytes (or for the next record, when that is bigger), then
+// bounds the next read to the room. An empty window always has room for a
+// full batch (the loop's read-ahead-bytes is at least batch-max-bytes), so
+// a read never waits for itself. It returns false when the reader must stop.
+func (d *drainRun) waitForBytes(sz *sizer) bool {
+	limit := d.p.cfg.ReadAheadBytes
+	if limit <= 0 {
+		return true
+	}
+	share := max(1, limit/int64(cap(d.slots)))
+	for {
+		inFlight := d.inBytes.Load()
+		room := limit - inFlight
+		if inFlight == 0 || room >= max(min(share, sz.maxBytes), sz.nextRecord()) {
+			sz.bound(room)
+			return true
+		}
+		select {
+		case <-d.freed:
+		case <-d.ctx.Done():
+			return false
+		case <-d.abort.Done():
+			return false
+		}
+	}
+}
+
+// giveBack returns a trimmed batch's bytes to the window and wakes a reader
+// waiting for them.
+func (d *drainRun) giveBack(n int64) {
+	d.inBytes.Add(-n)
+	select {
+	case d.freed <- struct{}{}:
+	default:
 	}
 }
 
@@ -222,9 +268,6 @@ func (d *drainRun) trimStage() (drainStats, error) {
 			if trimErr != nil {
 				d.cancelAbort(trimErr)
 			} else {
-				if !b.abandoned {
-					p.recycle(b) // every pump is done with it
-				}
 				st.add(b)
 			}
 		}
@@ -232,6 +275,7 @@ func (d *drainRun) trimStage() (drainStats, error) {
 		if trimErr != nil {
 			p.untrimmed.Add(int64(len(b.raws)))
 		}
+		d.giveBack(b.held)
 		<-d.slots
 	}
 	return st, trimErr
@@ -250,6 +294,12 @@ func (d *drainRun) trimWhenDone(b *batch) error {
 	}
 	if b.incomplete {
 		return errIncomplete
+	}
+	if !b.abandoned {
+		// Every pump is done with the records: while b waits for its sync
+		// and trim, only its raw elements and counts are needed.
+		p.recycle(b)
+		b.records, b.rawIdx, b.requests = nil, nil, filter.Requests{}
 	}
 	if err := p.commit(d.abort, b.commits); err != nil {
 		return err

@@ -23,10 +23,34 @@ type sizer struct {
 	// ahead is the size of the record the last cut left at the head of
 	// the next read, 0 when nothing was cut.
 	ahead int64
+	// readMax bounds the next read below maxBytes when the read-ahead
+	// window has less room (see bound); 0: maxBytes.
+	readMax int64
 }
 
 func newSizer(maxRecords int, maxBytes int64) *sizer {
 	return &sizer{maxRecords: max(1, maxRecords), maxBytes: max(1, maxBytes)}
+}
+
+// bound limits the next read to room bytes (and to maxBytes), for the
+// read-ahead window's budget.
+func (s *sizer) bound(room int64) { s.readMax = max(1, min(room, s.maxBytes)) }
+
+// budget is the next read's bytes at most.
+func (s *sizer) budget() int64 {
+	if s.readMax > 0 {
+		return s.readMax
+	}
+	return s.maxBytes
+}
+
+// nextRecord estimates the bytes of the next record: the one the last cut
+// left at the head, else the average seen.
+func (s *sizer) nextRecord() int64 {
+	if s.ahead > 0 {
+		return s.ahead
+	}
+	return s.perRecord
 }
 
 // next is how many records the next read should ask for.
@@ -34,11 +58,11 @@ func (s *sizer) next() int64 {
 	if s.perRecord == 0 {
 		return int64(min(slowStart, s.maxRecords))
 	}
-	return min(max(1, s.maxBytes/s.perRecord), int64(s.maxRecords))
+	return min(max(1, s.budget()/s.perRecord), int64(s.maxRecords))
 }
 
 // cut learns from a reply and returns the part of it that fits the budget:
-// the longest prefix within maxBytes, at least its first record. The cut
+// the longest prefix within the budget, at least its first record. The cut
 // records are cleared from elems, so the reply's memory goes with them.
 func (s *sizer) cut(elems [][]byte) [][]byte {
 	if len(elems) == 0 {
@@ -48,7 +72,7 @@ func (s *sizer) cut(elems [][]byte) [][]byte {
 	keep := len(elems)
 	for i, e := range elems {
 		total += int64(len(e))
-		if i > 0 && keep == len(elems) && kept+int64(len(e)) > s.maxBytes {
+		if i > 0 && keep == len(elems) && kept+int64(len(e)) > s.budget() {
 			keep = i
 		}
 		if keep == len(elems) {
