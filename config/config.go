@@ -316,7 +316,7 @@ func Default() Config {
 		},
 		AnalyticsKey:    analytics.DefaultKey,
 		BatchSize:       1000,
-		ReadAhead:       16,
+		ReadAhead:       4,
 		ReadAheadBytes:  32 << 20,
 		BatchMaxBytes:   8 << 20,
 		MemoryLimit:     96 << 20,
