@@ -20,7 +20,7 @@ type Settings struct {
 	BatchSize        int           // records per read, at most
 	BatchMaxBytes    int64         // bytes per read, about (a bigger record goes alone)
 	ReadAhead        int           // batches in flight at once
-	ReadAheadBytes   int64         // their bytes together, at most, and at least BatchMaxBytes (0: no bound but ReadAhead's)
+	ReadAheadBytes   int64         // their bytes together, at most, and at least BatchMaxBytes (0: ReadAhead × BatchMaxBytes)
 	Interval         time.Duration // between drains (purge-delay); the poll of an empty parked list too
 	Grace            time.Duration // for the batches in flight after the stop signal
 	DeadLetterMaxLen int64         // cap of the dead and parked lists (0: none)

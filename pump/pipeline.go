@@ -124,7 +124,6 @@ func (p *Loop) newDrainRun(ctx, hard context.Context, f feed) *drainRun {
 func (d *drainRun) readStage() {
 	defer close(d.raw)
 	p := d.p
-	window := cap(d.slots)
 	sz := newSizer(p.cfg.BatchSize, p.cfg.BatchMaxBytes) // bounds each slot in bytes too
 	for attempt := 0; ; {
 		select {
@@ -134,16 +133,11 @@ func (d *drainRun) readStage() {
 		case <-d.abort.Done():
 			return
 		}
-		// A batch of big records takes the slots of several, so the
-		// window's bytes stay within read-ahead batches' budget.
-		held := holdSlots(d.ctx, d.abort, d.slots, sz.room(window))
 		if d.ctx.Err() != nil || d.abort.Err() != nil || !d.waitForBytes(sz) {
 			<-d.slots
-			releaseSlots(d.slots, held)
 			return
 		}
 		c, err := d.feed.next(d.abort, sz)
-		releaseSlots(d.slots, held)
 		p.health.Beat()
 		if err != nil {
 			<-d.slots
@@ -171,20 +165,24 @@ func (d *drainRun) readStage() {
 }
 
 // waitForBytes waits until the window's bytes leave room for a fair share
-// of read-ahead-bytes (or for the next record, when that is bigger), then
-// bounds the next read to the room. An empty window always has room for a
-// full batch (the loop's read-ahead-bytes is at least batch-max-bytes), so
-// a read never waits for itself. It returns false when the reader must stop.
+// of read-ahead-bytes (or for the next record, when that is bigger; or
+// the whole window for a record over the batch budget), then bounds the
+// next read to the room. An empty window always has room for a full batch
+// (the loop's read-ahead-bytes is at least batch-max-bytes), so a read
+// never waits for itself. It returns false when the reader must stop.
 func (d *drainRun) waitForBytes(sz *sizer) bool {
 	limit := d.p.cfg.ReadAheadBytes
 	if limit <= 0 {
-		return true
+		limit = int64(cap(d.slots)) * sz.maxBytes // Settings without it: read-ahead full batches
 	}
-	share := max(1, limit/int64(cap(d.slots)))
+	need := max(min(limit/int64(cap(d.slots)), sz.maxBytes), sz.nextRecord())
+	if sz.needsEmptyWindow() {
+		need = limit
+	}
 	for {
 		inFlight := d.inBytes.Load()
 		room := limit - inFlight
-		if inFlight == 0 || room >= max(min(share, sz.maxBytes), sz.nextRecord()) {
+		if inFlight == 0 || room >= need {
 			sz.bound(room)
 			return true
 		}

@@ -1,7 +1,5 @@
 package pump
 
-import "context"
-
 // slowStart is how many records the first read of a drain asks for, before
 // the sizer has seen how big they are.
 const slowStart = 4
@@ -102,35 +100,7 @@ func (s *sizer) learn(total int64, n int) {
 	}
 }
 
-// room is how many slots of a window of window batches the next read must
-// hold besides its own: all of them when it starts with a record known to
-// be bigger than the budget, so that record is read into an empty window
-// rather than beside window-1 full batches.
-func (s *sizer) room(window int) int {
-	if s.ahead > s.maxBytes {
-		return window - 1
-	}
-	return 0
-}
-
-// holdSlots takes n more slots, or fewer when ctx or abort ends first, and
-// returns how many it took.
-func holdSlots(ctx, abort context.Context, slots chan struct{}, n int) int {
-	for held := 0; held < n; held++ {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return held
-		case <-abort.Done():
-			return held
-		}
-	}
-	return n
-}
-
-// releaseSlots gives back n slots.
-func releaseSlots(slots chan struct{}, n int) {
-	for range n {
-		<-slots
-	}
-}
+// needsEmptyWindow says the next read starts with a record known to be
+// bigger than the budget: it is read into an empty read-ahead window
+// rather than beside full batches.
+func (s *sizer) needsEmptyWindow() bool { return s.ahead > s.maxBytes }

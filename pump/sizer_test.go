@@ -125,19 +125,19 @@ func TestSizerReadsARecordOverTheBudgetIntoAnEmptyWindow(t *testing.T) {
 	cases := []struct {
 		name  string
 		reply []int
-		room  int
+		empty bool
 	}{
-		{"nothing cut", []int{30, 30}, 0},
-		{"a record within the budget cut", []int{60, 60}, 0},
-		{"a record over the budget cut", []int{60, 500, 10}, 3},
-		{"the record over the budget read alone", []int{500, 10}, 0},
+		{"nothing cut", []int{30, 30}, false},
+		{"a record within the budget cut", []int{60, 60}, false},
+		{"a record over the budget cut", []int{60, 500, 10}, true},
+		{"the record over the budget read alone", []int{500, 10}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := newSizer(1000, 100)
 			s.cut(sizes(c.reply...))
-			if got := s.room(4); got != c.room {
-				t.Errorf("room(4) = %d, want %d", got, c.room)
+			if got := s.needsEmptyWindow(); got != c.empty {
+				t.Errorf("needsEmptyWindow() = %v, want %v", got, c.empty)
 			}
 		})
 	}
