@@ -70,15 +70,7 @@ func TestBatchesStayWithinTheByteBudget(t *testing.T) {
 		}
 	}
 	sink := &batchRecorder{}
-	cfg.Pumps = map[string]config.Pump{"rec": config.PumpDefaults()}
-	out := &Output{Name: "rec", Sink: sink, Config: cfg.Pumps["rec"]}
-	q := storage.NewQueue(r.Client(), analytics.DefaultKey, "bytes-test", 10*time.Second)
-	p := New(Options{Settings: SettingsOf(cfg, 30*time.Second), Queue: q, Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
-	if ok, err := q.Acquire(ctx); !ok || err != nil {
-		t.Fatal("no lease", err)
-	}
-	lease := startLeaseKeeper(q, zap.NewNop(), func(error) {})
-	defer lease.stop()
+	p, lease := leasedLoop(t, r, cfg, sink)
 	if err := p.drainList(ctx, ctx, lease); err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +101,22 @@ func TestBatchesStayWithinTheByteBudget(t *testing.T) {
 	if left, _ := r.Client().LLen(ctx, analytics.DefaultKey).Result(); left != 0 {
 		t.Errorf("%d records left in the list", left)
 	}
+}
+
+// leasedLoop is a loop of cfg over the default list of r, writing into one
+// pump "rec" of sink, with the list's lease held for the test.
+func leasedLoop(t *testing.T, r *testutil.Redis, cfg config.Config, sink pumps.Sink) (*Loop, *leaseKeeper) {
+	t.Helper()
+	cfg.Pumps = map[string]config.Pump{"rec": config.PumpDefaults()}
+	out := &Output{Name: "rec", Sink: sink, Config: cfg.Pumps["rec"]}
+	q := storage.NewQueue(r.Client(), analytics.DefaultKey, "bytes-test", 10*time.Second)
+	p := New(Options{Settings: SettingsOf(cfg, 30*time.Second), Queue: q, Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
+	if ok, err := q.Acquire(context.Background()); !ok || err != nil {
+		t.Fatal("no lease", err)
+	}
+	lease := startLeaseKeeper(q, zap.NewNop(), func(error) {})
+	t.Cleanup(lease.stop)
+	return p, lease
 }
 
 // checkBudget fails when a batch passes budget by more than its last record.
@@ -222,15 +230,7 @@ func TestReadAheadWindowStaysWithinItsBytes(t *testing.T) {
 	}
 	record := int64(len(bigRecord(t, 0, size)))
 	sink := &gatedSink{open: make(chan struct{})}
-	cfg.Pumps = map[string]config.Pump{"rec": config.PumpDefaults()}
-	out := &Output{Name: "rec", Sink: sink, Config: cfg.Pumps["rec"]}
-	q := storage.NewQueue(r.Client(), analytics.DefaultKey, "bytes-test", 10*time.Second)
-	p := New(Options{Settings: SettingsOf(cfg, 30*time.Second), Queue: q, Outputs: []*Output{out}, Logger: zap.NewNop(), Health: NewHealth(time.Hour)})
-	if ok, err := q.Acquire(ctx); !ok || err != nil {
-		t.Fatal("no lease", err)
-	}
-	lease := startLeaseKeeper(q, zap.NewNop(), func(error) {})
-	defer lease.stop()
+	p, lease := leasedLoop(t, r, cfg, sink)
 	meter := &windowMeter{feed: &listFeed{p: p}}
 	done := make(chan error, 1)
 	go func() { done <- p.drain(ctx, ctx, meter, lease.lost) }()
