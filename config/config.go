@@ -95,8 +95,9 @@ type Pump struct {
 	// of it is parked.
 	MaxRetryTime Duration `yaml:"max-retry-time"`
 	// Workers is how many of this pump's batches may be written at once
-	// (default 1): more hide a database's round trips and commits, for a
-	// sink whose writes are idempotent and unordered (pumps.Concurrent).
+	// (default 1): more hide a database's or broker's round trips and
+	// commits, for a sink whose batches may land in any order
+	// (pumps.Concurrent).
 	Workers int `yaml:"workers"`
 }
 

@@ -184,7 +184,7 @@ func (p Pump) validate(name string) []error {
 	}
 	sink := info.New()
 	if _, ok := sink.(pumps.Concurrent); !ok && p.Workers > 1 {
-		errs = append(errs, fmt.Errorf("%s.workers: the %s sink writes one batch at a time (its writes are not idempotent and unordered); want 1, got %d",
+		errs = append(errs, fmt.Errorf("%s.workers: the %s sink writes one batch at a time (its batches land in the order they were read); want 1, got %d",
 			key, p.Type, p.Workers))
 	}
 	if err := sink.Configure(p.Meta); err != nil {

@@ -72,11 +72,13 @@ type Syncer interface {
 	Sync(ctx context.Context) error
 }
 
-// Concurrent is a sink whose writes are idempotent (a batch written twice
-// is stored once: keyed by the record's id) and unordered (batches may land
-// in any order), so the loop may run up to pumps.<name>.workers Writes of it
-// at once, each with its own batch; config validation refuses workers > 1
-// for a sink that is not. Its Write must be safe for concurrent calls.
+// Concurrent is a sink whose batches may land in any order and whose
+// writes running at once make no copy that a retry with one worker would
+// not (the databases store a batch written twice once, keyed by the
+// record's id; Kafka produces it again, with its record-id header), so the
+// loop may run up to pumps.<name>.workers Writes of it at once, each with
+// its own batch; config validation refuses workers > 1 for a sink that is
+// not. Its Write must be safe for concurrent calls.
 type Concurrent interface {
 	Sink
 	// WritesConcurrently marks the sink; it does nothing.

@@ -24,7 +24,7 @@ var pumpKeyHelp = map[string]string{
 	"timeout":                 "seconds one write may take (0: the default)",
 	"omit-detailed-recording": "blank policies and deciders for this pump",
 	"max-retry-time":          "retry budget of a failing write before its records are parked",
-	"workers":                 "batches of this pump written at once (1-64), for sinks whose writes are idempotent and unordered",
+	"workers":                 "batches of this pump written at once (1-64), for sinks whose batches may land in any order (pumps.Concurrent)",
 }
 
 // sourceKeyHelp describes the keys of one sources[i].

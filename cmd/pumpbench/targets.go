@@ -74,9 +74,9 @@ func (s skipError) Error() string { return "skipped: " + s.reason }
 
 func skip(format string, args ...any) error { return skipError{fmt.Sprintf(format, args...)} }
 
-// lineWorkers is the workers of the database lines: their sinks are
-// pumps.Concurrent, and a write waits on the server's round trips and
-// commits, which several in flight overlap.
+// lineWorkers is the workers of the database and broker lines: their
+// sinks are pumps.Concurrent, and a write waits on the server's round trips
+// and commits, which several in flight overlap.
 const lineWorkers = 4
 
 // sinks are the benchmarked sinks, in the order of the table: one per sink
@@ -98,7 +98,7 @@ var sinks = []benchSink{
 	{name: "prometheus", setup: setupPrometheus},
 	{name: "http", setup: setupHTTP},
 	{name: "syslog", setup: setupSyslog},
-	{name: "kafka", setup: setupKafka},
+	{name: "kafka", workers: lineWorkers, setup: setupKafka},
 	{name: "elasticsearch", slow: true, workers: lineWorkers, setup: setupElasticsearch},
 	{name: "postgres", slow: true, workers: lineWorkers, setup: setupPostgres},
 	{name: "mongo", slow: true, workers: lineWorkers, setup: setupMongo},

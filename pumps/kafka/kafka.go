@@ -10,6 +10,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -61,14 +62,19 @@ type Config struct {
 }
 
 // Kafka produces every record of a batch as one message and returns from
-// Write only when the brokers have acknowledged all of them.
+// Write only when the brokers have acknowledged all of them. Several Writes
+// may run at once (pumps.<name>.workers): their messages share the client's
+// produce requests, up to five in flight per broker.
 type Kafka struct {
 	meta      Config
 	codec     kgo.CompressionCodec
 	mechanism string // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or ""
 	extra     []byte // meta_data as JSON members: `,"k":"v",...`
 	opts      []kgo.Opt
-	client    *kgo.Client
+	values    sync.Pool // *[]byte: a Write's message values, kept once acknowledged
+
+	mu     sync.Mutex // guards client, which a Write that gives up replaces
+	client *kgo.Client
 }
 
 // New returns an unconfigured kafka sink.
@@ -230,6 +236,11 @@ func (k *Kafka) Init(ctx context.Context) error {
 		kgo.ProducerBatchCompression(k.codec),
 		kgo.DialTimeout(timeout),
 		kgo.ProduceRequestTimeout(timeout),
+		// Write waits for its messages' acknowledgements, so a message
+		// lingering for more to join its request only delays the batch;
+		// the messages that arrive while a request is in flight make the
+		// next one.
+		kgo.ProducerLinger(0),
 		// A missing topic is retried until the write's deadline, so
 		// creating it (or auto-creation) heals the pump without losses.
 		kgo.UnknownTopicRetries(-1),
@@ -284,18 +295,21 @@ func (k *Kafka) saslMechanism() sasl.Mechanism {
 // An idempotent producer cannot give up on a record that went out in a
 // request still unanswered (a broker that vanished mid-request), so when
 // ctx ends first Write drops the whole client, failing whatever it still
-// buffers, and starts a fresh one: nothing of an abandoned batch lingers
-// to be written later behind the loop's back.
+// buffers (the concurrent Writes' messages too: they fail and are retried),
+// and starts a fresh one: nothing of an abandoned batch lingers to be
+// written later behind the loop's back.
 func (k *Kafka) Write(ctx context.Context, batch []analytics.Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := k.ensureClient(); err != nil {
+	client, err := k.currentClient()
+	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(k.meta.Timeout))
 	defer cancel()
-	var buf []byte
+	values := k.valueBuffer()
+	buf := (*values)[:0]
 	var rejected []pumps.Rejection
 	ends := make([]int, len(batch))
 	for i := range batch {
@@ -324,13 +338,7 @@ func (k *Kafka) Write(ctx context.Context, batch []analytics.Record) error {
 			Headers: []kgo.RecordHeader{{Key: "record-id", Value: []byte(batch[i].ID())}},
 		}
 		start = ends[i]
-		k.client.Produce(ctx, rec, func(_ *kgo.Record, err error) { results <- result{i, err} })
-	}
-	// Flush sends what lingers at once and waits for every answer; it
-	// returns early only when ctx ends, and then the batch is abandoned.
-	if err := k.client.Flush(ctx); err != nil {
-		k.reset()
-		return fmt.Errorf("kafka: produce to %s: gave up waiting for acknowledgements: %w", k.meta.Topic, err)
+		client.Produce(ctx, rec, func(_ *kgo.Record, err error) { results <- result{i, err} })
 	}
 	var transient error
 	failed := 0
@@ -339,7 +347,8 @@ func (k *Kafka) Write(ctx context.Context, batch []analytics.Record) error {
 		select {
 		case res = <-results:
 		case <-ctx.Done():
-			k.reset()
+			// The client may still hold the values: buf is not reused.
+			k.drop(client)
 			return fmt.Errorf("kafka: produce to %s: gave up waiting for acknowledgements: %w", k.meta.Topic, ctx.Err())
 		}
 		if res.err == nil {
@@ -352,6 +361,8 @@ func (k *Kafka) Write(ctx context.Context, batch []analytics.Record) error {
 			transient = res.err
 		}
 	}
+	// Every promise has run: the client is done with the values.
+	k.keepValueBuffer(values, buf)
 	switch {
 	case transient != nil:
 		return fmt.Errorf("kafka: produce to %s: %d of %d records failed: %w", k.meta.Topic, failed, produced, transient)
@@ -362,30 +373,55 @@ func (k *Kafka) Write(ctx context.Context, batch []analytics.Record) error {
 	return nil
 }
 
-// reset drops the client after an abandoned batch; the next Write makes a
-// new one. Closing fails every record the old one still holds (their
-// promises write into a buffered channel nobody reads any more); it runs
-// in the background because it may wait for a dead broker's connection, and
-// Write must return when its ctx ends.
-func (k *Kafka) reset() {
-	go k.client.Close()
-	k.client = nil
+// valueBuffer returns a buffer for a Write's message values, one an earlier
+// Write kept when it can.
+func (k *Kafka) valueBuffer() *[]byte {
+	if b, ok := k.values.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
 }
 
-// ensureClient creates the client again after a reset.
-func (k *Kafka) ensureClient() error {
+// keepValueBuffer keeps buf for a later Write unless it grew past
+// pumps.MaxKeptBuffer.
+func (k *Kafka) keepValueBuffer(values *[]byte, buf []byte) {
+	if cap(buf) <= pumps.MaxKeptBuffer {
+		*values = buf[:0]
+		k.values.Put(values)
+	}
+}
+
+// drop closes client after an abandoned batch, unless a concurrent Write
+// already replaced it; the next Write makes a new one. Closing fails every
+// record the old one still holds (their promises write into buffered
+// channels nobody reads any more); it runs in the background because it
+// may wait for a dead broker's connection, and Write must return when its
+// ctx ends.
+func (k *Kafka) drop(client *kgo.Client) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.client == client {
+		k.client = nil
+	}
+	go client.Close()
+}
+
+// currentClient returns the client, created again after a drop.
+func (k *Kafka) currentClient() (*kgo.Client, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.client != nil {
-		return nil
+		return k.client, nil
 	}
 	if k.opts == nil {
-		return errors.New("kafka: Write before Init")
+		return nil, errors.New("kafka: Write before Init")
 	}
 	client, err := kgo.NewClient(k.opts...)
 	if err != nil {
-		return fmt.Errorf("kafka: create client: %w", err)
+		return nil, fmt.Errorf("kafka: create client: %w", err)
 	}
 	k.client = client
-	return nil
+	return client, nil
 }
 
 // tooLarge reports errors that retrying the same record cannot fix.
@@ -407,7 +443,10 @@ func (k *Kafka) appendMessage(dst []byte, r *analytics.Record) ([]byte, error) {
 
 // Close waits for anything still buffered and closes the connections.
 func (k *Kafka) Close(ctx context.Context) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.client == nil {
+		k.opts = nil
 		return nil
 	}
 	err := k.client.Flush(ctx)
@@ -451,6 +490,13 @@ func (b *Brokers) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// WritesConcurrently marks the sink as pumps.Concurrent: a Write's
+// messages wait only for their own acknowledgements, so several batches
+// share the producer's requests. Batches land in any order, and a retried
+// one may be produced twice (the record-id header tells the copies apart),
+// as with one worker.
+func (k *Kafka) WritesConcurrently() {}
+
 // WritesRecordJSON marks the sink as a pumps.JSONWriter: it writes each
 // record as analytics.AppendJSON encodes it.
 func (k *Kafka) WritesRecordJSON() {}
@@ -458,4 +504,5 @@ func (k *Kafka) WritesRecordJSON() {}
 var (
 	_ pumps.Sink       = (*Kafka)(nil)
 	_ pumps.JSONWriter = (*Kafka)(nil)
+	_ pumps.Concurrent = (*Kafka)(nil)
 )
