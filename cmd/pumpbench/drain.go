@@ -105,7 +105,7 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 			p.kill()
 		}
 	}
-	redisBefore := procCPU(e.redisPid)
+	redisBefore, selfBefore := procCPU(e.redisPid), selfCPU()
 	start := time.Now()
 	var syncs *syscallCounter
 	for _, p := range procs {
@@ -218,6 +218,9 @@ func pumpDrain(e *env, port int, b benchSink, t *target, c *redis.Client, n int)
 	}
 	if after := procCPU(e.redisPid); redisBefore > 0 && after > 0 {
 		res.redisCPU = after - redisBefore
+	}
+	if t.inProc {
+		res.serverCPU = selfCPU() - selfBefore
 	}
 	for _, p := range procs {
 		// Several instances: the largest's, each being a process of its own.

@@ -287,6 +287,7 @@ func elasticsearchLimit(srv *bulkServer, addr string, n int) (*limit, error) {
 	requests = append(requests, cur)
 	srv.reset()
 	client := &http.Client{}
+	cpuBefore := selfCPU()
 	start := time.Now()
 	for _, body := range requests {
 		resp, err := client.Post("http://"+addr+"/_bulk", "application/x-ndjson", bytes.NewReader(body))
@@ -299,11 +300,11 @@ func elasticsearchLimit(srv *bulkServer, addr string, n int) (*limit, error) {
 			return nil, fmt.Errorf("_bulk: %s", resp.Status)
 		}
 	}
-	took := time.Since(start)
+	took, cpu := time.Since(start), selfCPU()-cpuBefore
 	if got, err := srv.count(); err != nil || got != n {
 		return nil, fmt.Errorf("the server indexed %d documents, want %d (%v)", got, n, err)
 	}
-	return &limit{records: n, took: took, how: fmt.Sprintf("the documents the sink sends for the same records, in %d _bulk requests of up to 10 MiB, one after the other, to the emptied test server", len(requests))}, nil
+	return &limit{records: n, took: took, cpu: cpu, how: fmt.Sprintf("the documents the sink sends for the same records, in %d _bulk requests of up to 10 MiB, one after the other, to the emptied test server", len(requests))}, nil
 }
 
 // actionID returns the _id of an {"index":{...,"_id":"..."}} action line.

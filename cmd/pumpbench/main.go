@@ -53,7 +53,10 @@ type result struct {
 	// redisCPU is redis-server's user+system CPU over the drain (the
 	// pump's start to its exit), 0: not known.
 	redisCPU time.Duration
-	workers  int  // the pump's workers, 0: not a pump line
+	// serverCPU is pumpbench's own CPU over the drain, for a line whose
+	// server runs in it (inProc), 0: not known.
+	serverCPU time.Duration
+	workers   int  // the pump's workers, 0: not a pump line
 	stream   bool // drained from a stream through a consumer group
 	// instances is how many pump processes drained at once (0 or 1: one):
 	// cpu is their sum, rssKB the largest one's.
@@ -76,6 +79,9 @@ type limit struct {
 	records int
 	took    time.Duration
 	how     string // what was loaded, and how
+	// cpu is pumpbench's CPU over the timed load, for a server in its
+	// process (client and server together), 0: not known.
+	cpu time.Duration
 }
 
 func (l *limit) rate() float64 { return float64(l.records) / l.took.Seconds() }
@@ -112,6 +118,20 @@ func (r result) cpuPerMillion() string {
 }
 
 // redisCPUPerMillion is redis-server's CPU-seconds per million records.
+// cpuBudget compares the CPU the line's processes spent per million
+// records (the pump's, redis-server's and the in-process server's) with its
+// limit's (client and server), when both are known: on a machine whose
+// cores they share, that is what bounds the line.
+func (r result) cpuBudget() string {
+	if r.limit == nil || r.limit.cpu <= 0 || r.serverCPU <= 0 || r.cpu <= 0 || r.redisCPU <= 0 {
+		return ""
+	}
+	perM := func(d time.Duration, n int) float64 { return d.Seconds() * 1e6 / float64(n) }
+	line := perM(r.cpu+r.redisCPU+r.serverCPU, r.records)
+	return fmt.Sprintf("%.2f CPU-s per million records (client and server), the line %.2f (the pump %.2f, redis-server %.2f, the server %.2f)",
+		perM(r.limit.cpu, r.limit.records), line, perM(r.cpu, r.records), perM(r.redisCPU, r.records), perM(r.serverCPU, r.records))
+}
+
 func (r result) redisCPUPerMillion() string {
 	if r.redisCPU <= 0 || r.records == 0 {
 		return "-"
@@ -345,6 +365,9 @@ func report(r, ceiling result) {
 	switch {
 	case r.limit != nil:
 		fmt.Printf("%-44s server's limit %d records/s (%s): %sx of it\n", "", int(r.limit.rate()), r.limit.how, r.limitRatio())
+		if b := r.cpuBudget(); b != "" {
+			fmt.Printf("%-44s the limit took %s\n", "", b)
+		}
 	case r.limitErr != nil:
 		fmt.Printf("%-44s server's limit not measured: %v\n", "", r.limitErr)
 	}
@@ -403,7 +426,11 @@ func writeMarkdown(path string, results []result, n, slowN int, unbenched []stri
 		limitRate := r.limitRate()
 		switch {
 		case r.limit != nil:
-			limits = append(limits, fmt.Sprintf("%s: %s", r.name, r.limit.how))
+			l := fmt.Sprintf("%s: %s", r.name, r.limit.how)
+			if b := r.cpuBudget(); b != "" {
+				l += "; it took " + b
+			}
+			limits = append(limits, l)
 		case r.limitErr != nil:
 			limitRate = "not measured: " + mdEscape(r.limitErr.Error())
 		}

@@ -47,6 +47,16 @@ func startRedis(dir string) (int, int, func(), error) {
 
 // procCPU is a running process's user and system CPU so far, from
 // /proc/<pid>/stat, 0 when it cannot be read.
+// selfCPU is pumpbench's own user+system CPU so far, all its threads: with
+// an in-process server, mostly that server's.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func procCPU(pid int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
