@@ -117,6 +117,7 @@ type Elasticsearch struct {
 	// build's packages) for nothing the sink uses.
 	client    *elastictransport.Client
 	transport esapi.Transport
+	lines     sync.Pool // *[]byte: a Write's _bulk lines, kept for the next
 }
 
 // Configure implements pumps.Sink.
@@ -308,14 +309,32 @@ type outcome struct {
 func (e *Elasticsearch) Write(ctx context.Context, batch []analytics.Record) error {
 	results := make([]outcome, len(batch))
 	pending := make([]item, 0, len(batch))
+	// Every document's lines go into one buffer, cut into items once it
+	// stops growing: a buffer per document was grown for the worst case of
+	// each escaped field, which cost more than the escaping.
+	lines := e.lineBuffer()
+	buf := (*lines)[:0]
+	ends := make([]int, len(batch))
 	for i := range batch {
-		lines, err := e.encode(&batch[i])
-		if err != nil {
+		start := len(buf)
+		var err error
+		if buf, err = e.appendLines(buf, &batch[i]); err != nil {
 			results[i] = outcome{err: fmt.Errorf("elasticsearch: %w", err)}
+			buf, ends[i] = buf[:start], -1
 			continue
 		}
-		pending = append(pending, item{index: i, lines: lines})
+		ends[i] = len(buf)
 	}
+	for i, start := 0, 0; i < len(batch); i++ {
+		if ends[i] < 0 {
+			continue
+		}
+		pending = append(pending, item{index: i, lines: buf[start:ends[i]:ends[i]]})
+		start = ends[i]
+	}
+	// The requests copy the lines into their bodies: buf is free again
+	// once Write returns.
+	defer e.keepLineBuffer(lines, buf)
 	for attempt := 0; len(pending) > 0; attempt++ {
 		e.send(ctx, pending, results)
 		var retry []item
@@ -367,8 +386,26 @@ func (e *Elasticsearch) Write(ctx context.Context, batch []analytics.Record) err
 	return nil
 }
 
-// encode renders a record's two _bulk lines.
-func (e *Elasticsearch) encode(r *analytics.Record) ([]byte, error) {
+// lineBuffer returns a buffer for a Write's _bulk lines, one an earlier
+// Write kept when it can.
+func (e *Elasticsearch) lineBuffer() *[]byte {
+	if b, ok := e.lines.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
+}
+
+// keepLineBuffer keeps buf for a later Write unless it grew past
+// pumps.MaxKeptBuffer.
+func (e *Elasticsearch) keepLineBuffer(lines *[]byte, buf []byte) {
+	if cap(buf) <= pumps.MaxKeptBuffer {
+		*lines = buf[:0]
+		e.lines.Put(lines)
+	}
+}
+
+// appendLines appends a record's two _bulk lines to b.
+func (e *Elasticsearch) appendLines(b []byte, r *analytics.Record) ([]byte, error) {
 	index := e.cfg.IndexName
 	if e.cfg.RollingIndex {
 		index += "-" + time.Unix(r.TimeStamp, 0).UTC().Format("2006.01.02")
@@ -389,7 +426,6 @@ func (e *Elasticsearch) encode(r *analytics.Record) ([]byte, error) {
 			doc.Subject, _ = req.Subject.(string)
 		}
 	}
-	b := make([]byte, 0, len(index)+len(r.Request)*5/4+len(r.Policies)*5/4+len(r.Deciders)*5/4+len(r.Username)+len(r.Conclusion)+256)
 	b = append(b, `{"index":{"_index":"`...)
 	b = append(b, index...)
 	b = append(b, '"')
@@ -401,7 +437,7 @@ func (e *Elasticsearch) encode(r *analytics.Record) ([]byte, error) {
 	b = append(b, "}}\n"...)
 	b, err := appendDocument(b, &doc)
 	if err != nil {
-		return nil, fmt.Errorf("encode document: %w", err)
+		return b, fmt.Errorf("encode document: %w", err)
 	}
 	return append(b, '\n'), nil
 }

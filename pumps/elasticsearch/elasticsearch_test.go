@@ -691,3 +691,36 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 		})
 	}
 }
+
+// A record that cannot be encoded leaves no trace in the lines of the
+// batch (one buffer holds them all): it alone is rejected, and its
+// neighbours are stored whole, each under its own id. A second Write,
+// reusing that buffer, stores its own documents, not the first one's.
+func TestAnUnencodableRecordLeavesItsNeighboursWhole(t *testing.T) {
+	srv := startES(t)
+	e := newSink(t, pumps.Meta{"elasticsearch_url": srv.srv.URL})
+	batch := testutil.Records(t, 0, 5)
+	batch[2].ExpireAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // JSON has no such year
+	err := testutil.Write(t, e, batch)
+	var rej *pumps.RejectedError
+	if !errors.As(err, &rej) || len(rej.Rejections) != 1 || rej.Rejections[0].Index != 2 {
+		t.Fatalf("Write = %v, want record 2 rejected alone", err)
+	}
+	if err := testutil.Write(t, e, testutil.Records(t, 5, 8)); err != nil {
+		t.Fatal(err)
+	}
+	if srv.count() != 7 {
+		t.Fatalf("%d documents stored, want 7", srv.count())
+	}
+	for i, r := range append(batch, testutil.Records(t, 5, 8)...) {
+		doc := srv.doc("iam_analytics", r.ID())
+		switch {
+		case i == 2 && doc != nil:
+			t.Errorf("the unencodable record was stored: %v", doc)
+		case i != 2 && doc == nil:
+			t.Errorf("record %d missing", i)
+		case i != 2 && doc["conclusion"] != r.Conclusion:
+			t.Errorf("record %d stored with conclusion %v, want %q", i, doc["conclusion"], r.Conclusion)
+		}
+	}
+}
