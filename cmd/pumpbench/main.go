@@ -57,7 +57,7 @@ type result struct {
 	// server runs in it (inProc), 0: not known.
 	serverCPU time.Duration
 	workers   int  // the pump's workers, 0: not a pump line
-	stream   bool // drained from a stream through a consumer group
+	stream    bool // drained from a stream through a consumer group
 	// instances is how many pump processes drained at once (0 or 1: one):
 	// cpu is their sum, rssKB the largest one's.
 	instances int
