@@ -25,7 +25,7 @@ var flagHelp = map[string]string{
 	"omit-detailed-recording": "blank policies and deciders for every pump",
 	"analytics-key":           "Redis list to drain",
 	"batch-size":              "records per read and per write",
-	"read-ahead":              "batches in flight at once",
+	"read-ahead":              "batches in flight at once (read, not yet written by every pump)",
 	"read-ahead-bytes":        "bytes of the batches in flight at once, at most (32MiB, ...; never less than batch-max-bytes)",
 	"batch-max-bytes":         "bytes per read and per write at most (8MiB, 512KiB, ...); a larger record goes alone",
 	"memory-limit":            "the Go runtime's soft memory limit (96MiB, ...; 0: none); GOMEMLIMIT wins",

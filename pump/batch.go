@@ -11,7 +11,8 @@ import (
 // batch is one read of the head, shared read-only by the pumps; each pump
 // works on its own view of it.
 type batch struct {
-	raws [][]byte
+	raws [][]byte // dropped once every pump is done with them (see written)
+	n    int      // len(raws), for the counts once raws are dropped
 	fp   storage.Fingerprint
 	seq  uint64 // the trim's sequence number, once the trimmer gave it one
 	// ids are a stream's entry ids: of each raw, then of the entries
@@ -33,11 +34,31 @@ type batch struct {
 	done       chan struct{}
 	// commits are the writes that hold b's records, to sync before the trim.
 	commits []commitPoint
-	held    int64 // bytes of the read-ahead window, given back at its trim
+	held    int64 // bytes of the read-ahead window it took when read
+	// released is what b gave back of the window once written (its slot
+	// and the bytes it no longer holds); the trim gives back the rest.
+	released  int64
+	slotFreed bool
 }
 
-// finish records one pump's share of b; the last one closes done.
-func (b *batch) finish(out *Output, s *share) {
+// keptBytes is what b still holds of its elements once its records are
+// gone: its dead letters and the records parked with it.
+func (b *batch) keptBytes() int64 {
+	var n int64
+	for _, e := range b.dead {
+		n += int64(len(e))
+	}
+	for _, recs := range b.parked {
+		for _, e := range recs {
+			n += int64(len(e))
+		}
+	}
+	return n
+}
+
+// finish records one pump's share of b and reports whether it was the
+// last: that caller closes done.
+func (b *batch) finish(out *Output, s *share) (last bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.dead = append(b.dead, s.dead...)
@@ -54,9 +75,7 @@ func (b *batch) finish(out *Output, s *share) {
 		b.commits = append(b.commits, commitPoint{out, s.wrote})
 	}
 	b.pending--
-	if b.pending == 0 {
-		close(b.done)
-	}
+	return b.pending == 0
 }
 
 // chunk is one read of a feed: the records' bytes and, for a stream, their
@@ -98,7 +117,7 @@ func (p *Loop) decode(raws [][]byte) *batch { return p.decodeEntries(raws, nil) 
 // decodeEntries is decode with the entry id of each raw (a stream's), kept
 // in the dead letters; ids may be longer than raws (see chunk).
 func (p *Loop) decodeEntries(raws [][]byte, ids []string) *batch {
-	b := &batch{raws: raws, ids: ids, fp: storage.FingerprintOf(raws), records: make([]analytics.Record, 0, len(raws)),
+	b := &batch{raws: raws, n: len(raws), ids: ids, fp: storage.FingerprintOf(raws), records: make([]analytics.Record, 0, len(raws)),
 		rawIdx: make([]int, 0, len(raws)), done: make(chan struct{})}
 	for i, raw := range raws {
 		rec, err := analytics.DecodeShared(raw)

@@ -167,8 +167,9 @@ func TestDeadLetterReplayStaysWithinTheByteBudget(t *testing.T) {
 	}
 }
 
-// windowMeter is a list feed that keeps the bytes read and not yet settled,
-// and their high-water mark.
+// windowMeter is a list feed that keeps the bytes read and not yet written
+// (what holds records in memory; a written batch holds none while it waits
+// for its trim), and their high-water mark.
 type windowMeter struct {
 	feed
 	mu       sync.Mutex
@@ -185,14 +186,13 @@ func (m *windowMeter) next(ctx context.Context, sz *sizer) (chunk, error) {
 	return c, err
 }
 
-func (m *windowMeter) settle(ctx context.Context, b *batch) error {
-	err := m.feed.settle(ctx, b)
-	if err == nil {
-		m.mu.Lock()
-		m.inFlight -= b.held
-		m.mu.Unlock()
+// wrote counts a batch of records the sink wrote out of the window.
+func (m *windowMeter) wrote(batch []analytics.Record) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range batch {
+		m.inFlight -= int64(len(r.Raw))
 	}
-	return err
 }
 
 func (m *windowMeter) bytes() int64 {
@@ -201,16 +201,22 @@ func (m *windowMeter) bytes() int64 {
 	return m.inFlight
 }
 
-// gatedSink holds its first write until open is closed.
+// gatedSink holds its first write until open is closed, and tells meter
+// (when set) what it wrote.
 type gatedSink struct {
 	batchRecorder
-	open chan struct{}
-	once sync.Once
+	open  chan struct{}
+	once  sync.Once
+	meter *windowMeter
 }
 
 func (s *gatedSink) Write(ctx context.Context, batch []analytics.Record) error {
 	s.once.Do(func() { <-s.open })
-	return s.batchRecorder.Write(ctx, batch)
+	err := s.batchRecorder.Write(ctx, batch)
+	if err == nil && s.meter != nil {
+		s.meter.wrote(batch)
+	}
+	return err
 }
 
 // The read-ahead window holds read-ahead batches of small records but only
@@ -229,9 +235,10 @@ func TestReadAheadWindowStaysWithinItsBytes(t *testing.T) {
 		}
 	}
 	record := int64(len(bigRecord(t, 0, size)))
-	sink := &gatedSink{open: make(chan struct{})}
+	meter := &windowMeter{}
+	sink := &gatedSink{open: make(chan struct{}), meter: meter}
 	p, lease := leasedLoop(t, r, cfg, sink)
-	meter := &windowMeter{feed: &listFeed{p: p}}
+	meter.feed = &listFeed{p: p}
 	done := make(chan error, 1)
 	go func() { done <- p.drain(ctx, ctx, meter, lease.lost) }()
 

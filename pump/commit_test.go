@@ -161,3 +161,68 @@ func TestOneSyncCoversTheBatchesWrittenWhileTheLastRanAndNothingIsTrimmedBeforeI
 		})
 	}
 }
+
+// gatedSyncer is a pumps.Syncer whose first Sync waits for open: the disk
+// stalls while the batches keep coming.
+type gatedSyncer struct {
+	batchRecorder
+	open chan struct{}
+	once sync.Once
+}
+
+func (s *gatedSyncer) Sync(ctx context.Context) error {
+	s.once.Do(func() { <-s.open })
+	return nil
+}
+
+func (s *gatedSyncer) writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.batches)
+}
+
+// A batch written and waiting for its sync gives back its read-ahead slot
+// (it holds no records any more), so while one fdatasync runs the pump
+// writes further batches for the next one to cover: up to
+// UntrimmedBatches, and no further, since all of them wait at the head.
+func TestWrittenBatchesWaitForTheirSyncWithoutHoldingTheReadAhead(t *testing.T) {
+	const readAhead, size = 2, 10
+	bound := UntrimmedBatches(readAhead)
+	total := 3 * bound * size
+	r := testutil.StartRedis(t)
+	testutil.Seed(t, r.Client(), analytics.DefaultKey, 0, total)
+	sink := &gatedSyncer{open: make(chan struct{})}
+	var _ pumps.Syncer = sink
+	cfg := config.Default()
+	cfg.BatchSize, cfg.ReadAhead = size, readAhead
+	p, lease := leasedLoop(t, r, cfg, sink)
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- p.drainList(ctx, ctx, lease) }()
+
+	testutil.Eventually(t, time.Minute, "the batches of the stalled sync's window written", func() bool {
+		return sink.writes() >= bound
+	})
+	time.Sleep(200 * time.Millisecond) // time for a pump that ignores the bound to pass it
+	if got := sink.writes(); got != bound {
+		t.Errorf("%d batches written while the first sync stalled, want %d", got, bound)
+	}
+	if left, _ := r.Client().LLen(ctx, analytics.DefaultKey).Result(); left != int64(total) {
+		t.Errorf("%d records left in the list before any sync, want all %d", left, total)
+	}
+	close(sink.open)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.ids) != total {
+		t.Fatalf("%d records written, want %d", len(sink.ids), total)
+	}
+	for i, id := range sink.ids {
+		if id != testutil.RecordID(i) {
+			t.Fatalf("record %d is %s, want %s: out of order or doubled", i, id, testutil.RecordID(i))
+		}
+	}
+	if left, _ := r.Client().LLen(ctx, analytics.DefaultKey).Result(); left != 0 {
+		t.Errorf("%d records left in the list", left)
+	}
+}

@@ -13,7 +13,10 @@
 //	(window.go) JSON       / transient (retry, park) trims, dead-letters, parks
 //
 // The window is what the drain has read and not trimmed; it owns the read
-// offset, which counts from the moving head. Run (loop.go) drains on a
+// offset, which counts from the moving head. Read-ahead bounds the batches
+// not yet written by every pump, which hold records; a written batch drops
+// them and waits for its sync and trim in the trimmer's queue alone
+// (UntrimmedBatches), so one fdatasync covers many. Run (loop.go) drains on a
 // ticker while this instance holds the lease (lease.go); batch.go decodes,
 // output.go is one pump's view of a batch, commit.go the group commit of
 // the file sinks, redis.go what Redis errors say about its health.

@@ -19,7 +19,7 @@ import (
 type Settings struct {
 	BatchSize        int           // records per read, at most
 	BatchMaxBytes    int64         // bytes per read, about (a bigger record goes alone)
-	ReadAhead        int           // batches in flight at once
+	ReadAhead        int           // batches in flight at once (read, not yet written by every pump)
 	ReadAheadBytes   int64         // their bytes together, at most, and at least BatchMaxBytes (0: ReadAhead × BatchMaxBytes)
 	Interval         time.Duration // between drains (purge-delay); the poll of an empty parked list too
 	Grace            time.Duration // for the batches in flight after the stop signal

@@ -21,7 +21,7 @@ type drainStats struct {
 
 func (st *drainStats) add(b *batch) {
 	st.batches++
-	st.records += len(b.raws)
+	st.records += b.n
 	st.dead += len(b.dead)
 	for _, r := range b.parked {
 		st.parked += len(r)
@@ -84,10 +84,13 @@ type feed interface {
 //	readStage ─raw─▶ decodeStage ─toPump[i]─▶ worker i ─▶ batch.done
 //	                      └────────trimQ (read order)────▶ trimStage
 //
-// with a slot per batch in flight, taken by the reader and given back by
-// the trimmer, and the batches' bytes counted against read-ahead-bytes,
-// bounding memory: small records fill the window's slots, big ones its
-// bytes.
+// with a slot per batch in flight, taken by the reader and given back once
+// every pump wrote the batch, and the batches' bytes counted against
+// read-ahead-bytes until then, bounding memory: small records fill the
+// window's slots, big ones its bytes. A written batch holds no records
+// while it waits for its sync and trim (a file sink's group commit covers
+// the batches written meanwhile): trimQ alone bounds those, to
+// UntrimmedBatches.
 type drainRun struct {
 	p    *Loop
 	feed feed
@@ -106,11 +109,19 @@ type drainRun struct {
 	workers sync.WaitGroup
 }
 
+// UntrimmedBatches is the most batches a drain with read-ahead n has
+// written and not yet trimmed: up to n being read and written, and the
+// written ones waiting for their sync and trim. A crash leaves at most
+// these at the head, for the next holder to write again.
+func UntrimmedBatches(n int) int { return 4 * n }
+
 func (p *Loop) newDrainRun(ctx, hard context.Context, f feed) *drainRun {
 	abort, cancel := context.WithCancelCause(hard)
 	n := p.cfg.ReadAhead
+	// The trimmer holds one batch besides those in trimQ, and every batch
+	// handed to the pumps is in one of the two.
 	d := &drainRun{p: p, feed: f, ctx: ctx, abort: abort, cancelAbort: cancel,
-		slots: make(chan struct{}, n), freed: make(chan struct{}, 1), raw: make(chan chunk, 1), trimQ: make(chan *batch, n),
+		slots: make(chan struct{}, n), freed: make(chan struct{}, 1), raw: make(chan chunk, 1), trimQ: make(chan *batch, UntrimmedBatches(n)-1),
 		toPump: make([]chan *batch, len(p.outputs))}
 	for i := range d.toPump {
 		d.toPump[i] = make(chan *batch, n)
@@ -246,11 +257,31 @@ func (d *drainRun) startWorkers() {
 					s := out.newShare(b)
 					out.Stats.Filtered.Add(int64(len(b.records) - len(s.recs)))
 					d.p.deliver(d.abort, out, s, pol)
-					b.finish(out, s)
+					if b.finish(out, s) {
+						d.written(b)
+						close(b.done)
+					}
 				}
 			}(d.toPump[i])
 		}
 	}
+}
+
+// written runs once every pump is done with b, before its done closes.
+// Unless a sink may still read them (an abandoned write), b's records,
+// their JSON and its raw elements go: its sync and trim need only its
+// count, fingerprint and ids. So b gives back its read-ahead slot and the
+// window's bytes but those of its dead letters and parked records.
+func (d *drainRun) written(b *batch) {
+	if b.abandoned {
+		return
+	}
+	d.p.recycle(b)
+	b.records, b.rawIdx, b.requests, b.raws = nil, nil, filter.Requests{}, nil
+	b.released = b.held - min(b.keptBytes(), b.held)
+	b.slotFreed = true
+	d.giveBack(b.released)
+	<-d.slots
 }
 
 // trimStage settles the batches in read order, each once every pump is done
@@ -268,13 +299,17 @@ func (d *drainRun) trimStage() (drainStats, error) {
 			} else {
 				st.add(b)
 			}
+		} else {
+			<-b.done // the pumps see abort and give up; then b is settled here
 		}
 		p.inFlight.Add(-1)
 		if trimErr != nil {
-			p.untrimmed.Add(int64(len(b.raws)))
+			p.untrimmed.Add(int64(b.n))
 		}
-		d.giveBack(b.held)
-		<-d.slots
+		d.giveBack(b.held - b.released)
+		if !b.slotFreed {
+			<-d.slots
+		}
 	}
 	return st, trimErr
 }
@@ -292,12 +327,6 @@ func (d *drainRun) trimWhenDone(b *batch) error {
 	}
 	if b.incomplete {
 		return errIncomplete
-	}
-	if !b.abandoned {
-		// Every pump is done with the records: while b waits for its sync
-		// and trim, only its raw elements and counts are needed.
-		p.recycle(b)
-		b.records, b.rawIdx, b.requests = nil, nil, filter.Requests{}
 	}
 	if err := p.commit(d.abort, b.commits); err != nil {
 		return err

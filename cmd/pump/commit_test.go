@@ -13,8 +13,8 @@ import (
 
 // A kill -9 while the loop waits for a slow Sync (its group commit before
 // the trim) loses nothing: what was written but not yet covered by a Sync
-// stays at the head for the next holder, at most the read-ahead window
-// written twice.
+// stays at the head for the next holder, at most the batches a drain
+// leaves untrimmed (pump.UntrimmedBatches) written twice.
 func TestKill9DuringASlowSyncLosesNothing(t *testing.T) {
 	testutil.NeedsBinary(t)
 	const n = 20_000
@@ -38,8 +38,8 @@ func TestKill9DuringASlowSyncLosesNothing(t *testing.T) {
 		t.Fatalf("next holder exit %d\n%s", code, b.Output())
 	}
 	dups := account(t, r, n, poison, outA, outB)
-	if dups > faultBatch*faultReadAhead {
-		t.Errorf("%d duplicates: more than the window a crash can leave un-trimmed (%d)", dups, faultBatch*faultReadAhead)
+	if dups > crashWindow {
+		t.Errorf("%d duplicates: more than the window a crash can leave un-trimmed (%d)", dups, crashWindow)
 	}
 	if strings.Contains(a.Output(), "sync failed") {
 		t.Errorf("a slow sync was reported as failed:\n%s", a.Output())

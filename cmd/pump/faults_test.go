@@ -26,6 +26,10 @@ const (
 	faultReadAhead = 4
 )
 
+// crashWindow is the most records a crash leaves written and untrimmed,
+// for the next holder to write again.
+var crashWindow = faultBatch * pump.UntrimmedBatches(faultReadAhead)
+
 // seedWithPoison seeds records from..to-1 with one undecodable element
 // after every 100 records (1%), and returns the poison elements.
 func seedWithPoison(t *testing.T, r *testutil.Redis, from, to int) [][]byte {
@@ -134,8 +138,8 @@ func TestKill9AtEachPointOfADrainLosesNothing(t *testing.T) {
 				t.Fatalf("next holder exit %d", code)
 			}
 			dups := account(t, r, n, poison, outA, outB)
-			if dups > faultBatch*faultReadAhead {
-				t.Errorf("%d duplicates: more than the window a crash can leave un-trimmed (%d)", dups, faultBatch*faultReadAhead)
+			if dups > crashWindow {
+				t.Errorf("%d duplicates: more than the window a crash can leave un-trimmed (%d)", dups, crashWindow)
 			}
 			t.Logf("seeded %d (+%d poison); %d written before kill -9, %d duplicated after it, %d dead, 0 lost",
 				n, len(poison), killedAt, dups, len(poison))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/internal/testing/testutil"
+	"github.com/pumpd/pump/pump"
 )
 
 // failoverDuplicates drains a backlog behind a sentinel, lets the replica
@@ -97,9 +98,9 @@ func TestWaitReplicasBoundsWhatAFailoverDeliversAgain(t *testing.T) {
 		}
 		// The drain never stops for the replica: during the lag one trim
 		// per wait-timeout goes through unacknowledged. Beyond those, only
-		// what was read and not yet trimmed (a batch times the read-ahead,
+		// what was written and not yet trimmed (pump.UntrimmedBatches,
 		// and the one being trimmed) is delivered again.
-		if bound := during + waitBatch*(waitReadAhead+1); dups > bound {
+		if bound := during + waitBatch*(pump.UntrimmedBatches(waitReadAhead)+1); dups > bound {
 			t.Errorf("%d records delivered twice, want at most %d", dups, bound)
 		}
 	})
