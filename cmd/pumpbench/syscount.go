@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -40,14 +41,9 @@ func startCounted(start func() error, syscall string) (*syscallCounter, string, 
 }
 
 func openSyscallCounter(syscall string) (*syscallCounter, string) {
-	var id uint64
-	var err error
-	for _, dir := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
-		var b []byte
-		if b, err = os.ReadFile(dir + "/events/syscalls/sys_enter_" + syscall + "/id"); err == nil {
-			id, err = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-			break
-		}
+	id, err := tracepointID(syscall)
+	if errors.Is(err, fs.ErrNotExist) && mountTracefs() == nil {
+		id, err = tracepointID(syscall)
 	}
 	if err != nil {
 		return nil, fmt.Sprintf("no %s tracepoint (%v)", syscall, err)
@@ -63,6 +59,32 @@ func openSyscallCounter(syscall string) (*syscallCounter, string) {
 		return nil, fmt.Sprintf("perf_event_open for the %s tracepoint: %v", syscall, err)
 	}
 	return &syscallCounter{fd: fd}, ""
+}
+
+// tracefsDir is where the kernel's tracing files are mounted by default;
+// the debugfs path is what older systems have.
+const tracefsDir = "/sys/kernel/tracing"
+
+// tracepointID reads the id of the tracepoint syscalls/sys_enter_<syscall>.
+func tracepointID(syscall string) (uint64, error) {
+	var err error
+	for _, dir := range []string{tracefsDir, "/sys/kernel/debug/tracing"} {
+		var b []byte
+		if b, err = os.ReadFile(dir + "/events/syscalls/sys_enter_" + syscall + "/id"); err == nil {
+			return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		}
+	}
+	return 0, err
+}
+
+// mountTracefs mounts tracefs where the kernel offers it, as root can: a
+// fresh container has the directory but nothing mounted on it, and would
+// otherwise have no fdatasync column. It mounts nothing anywhere else.
+func mountTracefs() error {
+	if _, err := os.Stat(tracefsDir); err != nil {
+		return err
+	}
+	return unix.Mount("tracefs", tracefsDir, "tracefs", 0, "")
 }
 
 // count reads the calls so far of the processes that have exited; read it
