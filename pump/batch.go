@@ -117,8 +117,8 @@ func (p *Loop) decode(raws [][]byte) *batch { return p.decodeEntries(raws, nil) 
 // decodeEntries is decode with the entry id of each raw (a stream's), kept
 // in the dead letters; ids may be longer than raws (see chunk).
 func (p *Loop) decodeEntries(raws [][]byte, ids []string) *batch {
-	b := &batch{raws: raws, n: len(raws), ids: ids, fp: storage.FingerprintOf(raws), records: make([]analytics.Record, 0, len(raws)),
-		rawIdx: make([]int, 0, len(raws)), done: make(chan struct{})}
+	b := &batch{raws: raws, n: len(raws), ids: ids, fp: storage.FingerprintOf(raws), records: p.spareRecs.get(len(raws)),
+		rawIdx: p.spareInts.get(len(raws)), done: make(chan struct{})}
 	for i, raw := range raws {
 		rec, err := analytics.DecodeShared(raw)
 		if err != nil {

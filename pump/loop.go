@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/pumpd/pump/analytics"
 	"github.com/pumpd/pump/config"
 	"github.com/pumpd/pump/filter"
 	"github.com/pumpd/pump/pumps"
@@ -88,6 +89,10 @@ type Loop struct {
 	// record: the decoder then encodes each record once for all of them.
 	shareJSON bool
 	jsonBufs  chan []byte // spare buffers for the shared JSON, one per batch in flight
+	// spareRecs and spareInts are the slices of trimmed batches, for the
+	// next ones (see spares).
+	spareRecs spares[analytics.Record]
+	spareInts spares[int]
 
 	// mu guards cfg and outputs against Update while a scrape reads them;
 	// the loop itself never runs during an Update.
@@ -141,6 +146,10 @@ func (p *Loop) Update(cfg Settings, outputs []*Output) {
 	p.cfg, p.outputs = cfg, outputs
 	p.shareJSON = jsonWriters >= 2
 	p.jsonBufs = make(chan []byte, cfg.ReadAhead+2)
+	p.spareRecs, p.spareInts = newSpares[analytics.Record](cfg.ReadAhead+2), newSpares[int](cfg.ReadAhead+2)
+	for _, out := range outputs {
+		out.spareRecs, out.spareInts = newSpares[analytics.Record](out.Config.Writers()+2), newSpares[int](2*out.Config.Writers()+2)
+	}
 	p.mu.Unlock()
 }
 

@@ -42,6 +42,10 @@ type Output struct {
 	// logged, so it is logged once per outage, not every tick.
 	reportedDown atomic.Bool
 	commit       commitState // see commit.go
+	// spareRecs and spareInts are the slices of this pump's finished
+	// shares, for its next ones (see spares).
+	spareRecs spares[analytics.Record]
+	spareInts spares[int]
 }
 
 // State says what the loop does with this pump now: "failing" while its
@@ -76,8 +80,8 @@ func set(list []string) map[string]struct{} {
 // view is one pump's own copy of a batch: filtered, with details omitted
 // where configured, and where each record came from in the batch.
 func (out *Output) view(b *batch) ([]analytics.Record, []int) {
-	recs := make([]analytics.Record, 0, len(b.records))
-	idx := make([]int, 0, len(b.records))
+	recs := out.spareRecs.get(len(b.records))
+	idx := out.spareInts.get(len(b.records))
 	for i := range b.records {
 		r := b.records[i]
 		if out.usernames != nil {
@@ -104,10 +108,23 @@ func (out *Output) view(b *batch) ([]analytics.Record, []int) {
 func (out *Output) newShare(b *batch) *share {
 	recs, idx := out.view(b)
 	raws := make([][]byte, len(idx))
-	src := make([]int, len(idx))
+	src := out.spareInts.get(len(idx))[:len(idx)]
 	for j, i := range idx {
 		src[j] = b.rawIdx[i]
 		raws[j] = b.raws[src[j]]
 	}
+	out.spareInts.put(idx)
 	return &share{recs: recs, raws: raws, src: src}
+}
+
+// recycle keeps s's slices for the pump's next share, unless a write
+// abandoned at its timeout may still read them. Its raws stay: they are
+// its parked records when it parked.
+func (out *Output) recycle(s *share) {
+	if s.abandoned {
+		return
+	}
+	out.spareRecs.put(s.recs)
+	out.spareInts.put(s.src)
+	s.recs, s.src = nil, nil
 }

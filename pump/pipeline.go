@@ -257,7 +257,9 @@ func (d *drainRun) startWorkers() {
 					s := out.newShare(b)
 					out.Stats.Filtered.Add(int64(len(b.records) - len(s.recs)))
 					d.p.deliver(d.abort, out, s, pol)
-					if b.finish(out, s) {
+					last := b.finish(out, s)
+					out.recycle(s)
+					if last {
 						d.written(b)
 						close(b.done)
 					}
@@ -277,6 +279,8 @@ func (d *drainRun) written(b *batch) {
 		return
 	}
 	d.p.recycle(b)
+	d.p.spareRecs.put(b.records)
+	d.p.spareInts.put(b.rawIdx)
 	b.records, b.rawIdx, b.requests, b.raws = nil, nil, filter.Requests{}, nil
 	b.released = b.held - min(b.keptBytes(), b.held)
 	b.slotFreed = true
